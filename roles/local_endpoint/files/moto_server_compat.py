@@ -1,0 +1,184 @@
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run moto's server with AWS's CloudFormation update and change-set semantics.
+
+moto 5.2 differs from AWS in four ways that break an idempotent, check-mode-capable deployment:
+
+1. CreateChangeSet without ChangeSetType makes a CREATE change set (AWS: UPDATE), which registers a second
+   stack under the same name. amazon.aws.cloudformation's check mode and review mode rely on the AWS default.
+2. An unchanged CreateChangeSet raises "No updates are to be performed" (AWS: the change set is created in
+   status FAILED with "didn't contain changes", which amazon.aws reads as "no change").
+3. "Is this update a no-op?" compares the parameters as passed with the stack's resolved ones, so a parameter
+   left at its default, or any Type: Number parameter, makes every update look like a change.
+4. Parameter values are not checked against the template's constraints (AllowedValues, AllowedPattern,
+   MinValue/MaxValue, MinLength/MaxLength, undeclared or missing parameters); AWS rejects such a
+   CreateStack, UpdateStack or CreateChangeSet with a ValidationError that names the parameter.
+
+This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
+local-endpoint role's documented compatibility step (see the role's README section); pointed at AWS or
+LocalStack, the collection does not use it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, Callable
+
+import yaml
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.cloudformation.utils import yaml_tag_constructor
+from moto.server import main
+
+NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _declared_parameters(template_body: str) -> dict[str, Any]:
+    yaml.add_multi_constructor("", yaml_tag_constructor)
+    template = yaml.load(template_body, Loader=yaml.Loader)  # JSON is YAML too
+    return (template or {}).get("Parameters", {}) or {}
+
+
+def effective_parameters(
+    template_body: str, incoming: list[dict[str, Any]], previous: dict[str, Any]
+) -> dict[str, str | None]:
+    """The parameter values a stack would get, as AWS resolves them: passed, previous, or the default (None: no value)."""
+    passed = {p["ParameterKey"]: p for p in incoming or []}
+    result = {}
+    for key, slot in _declared_parameters(template_body).items():
+        given = passed.get(key)
+        if given is not None and given.get("UsePreviousValue"):
+            value = previous.get(key)
+        elif given is not None:
+            value = given.get("ParameterValue")
+        else:
+            value = slot.get("Default", previous.get(key))
+        result[key] = None if value is None else _as_text(value)
+    return result
+
+
+def _constraint_errors(key: str, slot: dict[str, Any], value: str) -> list[str]:
+    """AWS's parameter checks, with AWS's wording."""
+    if slot.get("ConstraintDescription"):
+        failed = f"Parameter '{key}' failed to satisfy constraint: {slot['ConstraintDescription']}"
+    else:
+        failed = ""
+    errors = []
+    if "AllowedValues" in slot and value not in [_as_text(v) for v in slot["AllowedValues"]]:
+        errors.append(failed or f"Parameter '{key}' must be one of AllowedValues")
+    if "AllowedPattern" in slot and not re.fullmatch(slot["AllowedPattern"], value):
+        errors.append(failed or f"Parameter '{key}' must match pattern {slot['AllowedPattern']}")
+    if "MinLength" in slot and len(value) < int(slot["MinLength"]):
+        errors.append(failed or f"Parameter '{key}' must contain at least {slot['MinLength']} characters")
+    if "MaxLength" in slot and len(value) > int(slot["MaxLength"]):
+        errors.append(failed or f"Parameter '{key}' must contain at most {slot['MaxLength']} characters")
+    if slot.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return [f"Parameter '{key}' must be a number"]
+        if "MinValue" in slot and number < float(slot["MinValue"]):
+            errors.append(failed or f"Parameter '{key}' must be a number not less than {slot['MinValue']}")
+        if "MaxValue" in slot and number > float(slot["MaxValue"]):
+            errors.append(failed or f"Parameter '{key}' must be a number not greater than {slot['MaxValue']}")
+    return errors
+
+
+def validate_parameters(template_body: str, incoming: list[dict[str, Any]], previous: dict[str, Any]) -> None:
+    declared = _declared_parameters(template_body)
+    unknown = sorted({p["ParameterKey"] for p in incoming or []} - set(declared))
+    if unknown:
+        raise ValidationError(message=f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+    values = effective_parameters(template_body, incoming, previous)
+    missing = sorted(k for k, v in values.items() if v is None)
+    if missing:
+        raise ValidationError(message=f"Parameters: [{', '.join(missing)}] must have values")
+    for key, slot in declared.items():
+        errors = _constraint_errors(key, slot, values[key] or "")
+        if errors:
+            raise ValidationError(message=errors[0])
+
+
+def _validating(action: Callable[[CloudFormationResponse], Any]) -> Callable[[CloudFormationResponse], Any]:
+    def checked(self: CloudFormationResponse) -> Any:
+        body = self._get_param("TemplateBody")
+        previous: dict[str, Any] = {}
+        name = self._get_param("StackName")
+        if action.__name__ != "create_stack" and name:
+            try:
+                stack = self.cloudformation_backend.get_stack(name)
+            except ValidationError:
+                stack = None
+            if stack is not None:
+                previous = {k: _as_text(v) for k, v in stack.stack_parameters.items()}
+                if self._get_bool_param("UsePreviousTemplate", False):
+                    body = stack.template
+        if body:
+            validate_parameters(body, self._get_param("Parameters", []), previous)
+        return action(self)
+
+    checked.__name__ = action.__name__
+    return checked
+
+
+def _is_unchanged(stack: Any, incoming: list[dict[str, Any]], template_body: str) -> bool:
+    if template_body is None or stack.template != template_body:
+        return False
+    previous = {k: _as_text(v) for k, v in stack.stack_parameters.items()}
+    wanted = effective_parameters(template_body, incoming, previous)
+    return all(previous.get(k) == v for k, v in wanted.items())
+
+
+def _validate_different_update(self: CloudFormationResponse, incoming: Any, stack_body: str, old_stack: Any) -> None:
+    if _is_unchanged(old_stack, incoming, stack_body):
+        raise ValidationError(old_stack.name, message="No updates are to be performed.")
+
+
+_create_change_set = CloudFormationResponse.create_change_set
+
+
+def create_change_set(self: CloudFormationResponse) -> Any:
+    get_param = self._get_param
+
+    def get_param_update_default(name: str, if_none: Any = None) -> Any:
+        # AWS: "By default, CloudFormation specifies UPDATE" (CreateChangeSet API reference).
+        return get_param(name, "UPDATE" if name == "ChangeSetType" else if_none)
+
+    unchanged = []
+
+    def record_unchanged(incoming: Any, stack_body: str, old_stack: Any) -> None:
+        unchanged.append(_is_unchanged(old_stack, incoming, stack_body))
+
+    self._get_param = get_param_update_default  # type: ignore[method-assign]
+    self._validate_different_update = record_unchanged  # type: ignore[method-assign]
+    try:
+        response = _create_change_set(self)
+    finally:
+        del self._get_param
+        del self._validate_different_update
+    change_sets = self.cloudformation_backend.change_sets
+    change_set = change_sets[next(reversed(change_sets))]
+    if unchanged and unchanged[0]:
+        change_set.status = "FAILED"
+        change_set.execution_status = "UNAVAILABLE"
+        change_set.status_reason = NO_CHANGES
+    elif change_set.change_set_type == "UPDATE":
+        change_set.status = "CREATE_COMPLETE"
+        change_set.execution_status = "AVAILABLE"
+    return response
+
+
+CloudFormationResponse._validate_different_update = _validate_different_update  # type: ignore[method-assign]
+CloudFormationResponse.create_change_set = _validating(create_change_set)  # type: ignore[method-assign]
+CloudFormationResponse.create_stack = _validating(CloudFormationResponse.create_stack)  # type: ignore[method-assign]
+CloudFormationResponse.update_stack = _validating(CloudFormationResponse.update_stack)  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
