@@ -2,8 +2,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Smart City Platform Team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# Ansible module conventions: a non-executable file with the #!/usr/bin/python shebang and a coding cookie.
-# ruff: noqa: EXE001, UP009
 
 from __future__ import annotations
 
@@ -209,6 +207,7 @@ import sys
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.lambda_zip import (
     DEFAULT_EXCLUDE,
     LambdaZipError,

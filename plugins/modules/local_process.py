@@ -2,8 +2,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Smart City Platform Team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# The header above is the Ansible module convention, and ansible-test requires modules not to be executable:
-# ruff: noqa: EXE001, UP009
 
 from __future__ import annotations
 
@@ -24,6 +22,8 @@ description:
     so a pid reused by an unrelated process is never stopped or mistaken for the service.
   - After a start the module waits until the service is healthy (O(health_url) or O(health_port)). If it exits or
     does not become healthy within O(timeout) seconds, it is killed and the task fails with the end of its log.
+  - If the health check already passes before a start, another process holds the port, and the task fails without
+    starting anything.
   - Needs a Linux host (it reads C(/proc)).
 options:
   name:
@@ -299,7 +299,7 @@ def resolve_command(argv: list[str], env: dict[str, str], chdir: str | None) -> 
         path = shutil.which(command, path=env.get("PATH", os.defpath))
         if path is None:
             raise ProcessError(f"command {command!r} was not found in PATH ({env.get('PATH', os.defpath)})")
-    return [path] + argv[1:]
+    return [path, *argv[1:]]
 
 
 def spawn(command: list[str], log_file: str, env: dict[str, str], chdir: str | None) -> Popen:
@@ -361,11 +361,22 @@ def probe(health_url: str | None, health_port: int | None, timeout: float) -> st
     return None
 
 
+def has_health_check(params: dict) -> bool:
+    return bool(params["health_url"]) or params["health_port"] is not None
+
+
+def ensure_health_target_free(params: dict) -> None:
+    """Fail before a start if something already answers the health check: it would pass for the wrong process."""
+    if has_health_check(params) and probe(params["health_url"], params["health_port"], 1.0) is None:
+        target = params["health_url"] or f"127.0.0.1:{params['health_port']}"
+        raise ProcessError(f"{target} already answers before the process is started; another process holds it")
+
+
 def wait_healthy(exit_reason: Callable[[], str | None], params: dict) -> str | None:
     """Wait until the process is healthy. None when it is, else the reason; exit_reason() says if it has exited."""
     timeout = params["timeout"]
     deadline = time.monotonic() + timeout
-    if not params["health_url"] and params["health_port"] is None:
+    if not has_health_check(params):
         wait_until(lambda: exit_reason() is not None, min(ALIVE_CHECK_SECONDS, timeout))
         return exit_reason()
     last_error = "no check made"
@@ -401,6 +412,7 @@ def start(params: dict, paths: Paths) -> int:
     env = dict(os.environ)
     env.update((str(k), str(v)) for k, v in (params["environment"] or {}).items())
     command = resolve_command(params["argv"], env, params["chdir"])
+    ensure_health_target_free(params)
     for path in (paths.pid_file, paths.log_file):
         make_dirs(os.path.dirname(path))
     offset = os.path.getsize(paths.log_file) if os.path.exists(paths.log_file) else 0
@@ -427,7 +439,7 @@ def check_running(running: Running, params: dict) -> None:
     def exit_reason() -> str | None:
         return None if is_alive(running.pid) else "exited"
 
-    if params["health_url"] or params["health_port"] is not None:
+    if has_health_check(params):
         reason = wait_healthy(exit_reason, params)
         if reason is not None:
             raise ProcessError(f"is running (pid {running.pid}) but not healthy: {reason}")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import lambda_zip
 from ansible_collections.smartcity.iot_analytics.plugins.modules import lambda_package
 

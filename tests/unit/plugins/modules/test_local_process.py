@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.smartcity.iot_analytics.plugins.modules import local_process
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="local_process reads /proc")
@@ -346,6 +347,22 @@ def test_server_error_is_not_healthy(run, tmp_path):
     assert "HTTP 503" in result["msg"]
     assert not (tmp_path / "broken.pid").exists()
     assert not answers(port)
+
+
+def test_health_check_answered_by_another_process_fails_before_start(run, service):
+    squatter = subprocess.Popen(http_server(port_of(service)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: answers(port_of(service)))
+
+        result = run(**service)
+
+        assert result["failed"] is True
+        assert "already answers" in result["msg"]
+        assert not Path(service["pid_file"]).exists()
+        assert squatter.poll() is None
+    finally:
+        squatter.kill()
+        squatter.wait()
 
 
 def test_health_timeout_kills_child(run, tmp_path):

@@ -1,0 +1,268 @@
+"""deploy.yml / teardown.yml end to end, by FQCN from the built and installed collection, against a local endpoint.
+
+The tests of this file share one endpoint and run in order: deploy, re-deploy without change, check mode,
+review mode, teardown, and a failing rollout on a fresh endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import COLLECTIONS, ROOT, VENV_BIN, free_port, stop_by_pid_file
+
+REGIONS = ("us-east-1", "eu-west-1")
+STACK = "smartcity-iot-local"
+TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
+
+
+@dataclass
+class Deployment:
+    port: int
+    home: Path
+    collections_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "state" / "smartcity-iot-analytics" / f"local-endpoint-{self.port}" / "moto.pid"
+
+    def client(self, service: str, region: str):
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="local-endpoint",
+            aws_secret_access_key="local-endpoint",
+        )
+
+    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        base_env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))
+        }
+        base_env.update(
+            PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            ANSIBLE_COLLECTIONS_PATH=self.collections_path,
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_NOCOLOR="1",
+            XDG_STATE_HOME=str(self.home / "state"),
+            XDG_CACHE_HOME=str(self.home / "cache"),
+            AWS_EC2_METADATA_DISABLED="true",
+            **(env or {}),
+        )
+        started = time.monotonic()
+        proc = subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
+             "-e", f"local_endpoint_port={self.port}", *args],
+            cwd=self.home,  # away from the checkout's ansible.cfg: only the installed collection is used
+            env=base_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        proc.wall_seconds = time.monotonic() - started  # type: ignore[attr-defined]
+        return proc
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP lines as {host: {"ok": n, "changed": n, "failed": n, ...}}."""
+    result = {}
+    for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.MULTILINE):
+        result[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counters)}
+    return result
+
+
+def explain(proc: subprocess.CompletedProcess) -> str:
+    return (proc.stdout + proc.stderr)[-8000:]
+
+
+@pytest.fixture(scope="module")
+def installed_collection(tmp_path_factory) -> str:
+    """Build the collection tarball, install it, and return a collections path that resolves it by FQCN."""
+    work = tmp_path_factory.mktemp("build")
+    subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(work)],
+        check=True, capture_output=True, text=True,
+    )
+    tarball = next(work.glob("smartcity-iot_analytics-*.tar.gz"))
+    installed = work / "collections"
+    subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(installed), str(tarball)],
+        check=True, capture_output=True, text=True,
+    )
+    assert (installed / "ansible_collections" / "smartcity" / "iot_analytics" / "playbooks" / "deploy.yml").is_file()
+    # amazon.aws comes from the project's own install (scripts/setup); the installed tarball is found first.
+    amazon_only = work / "deps"
+    (amazon_only / "ansible_collections").mkdir(parents=True)
+    (amazon_only / "ansible_collections" / "amazon").symlink_to(COLLECTIONS / "ansible_collections" / "amazon")
+    return f"{installed}{os.pathsep}{amazon_only}"
+
+
+@pytest.fixture(scope="module")
+def deployment(installed_collection, tmp_path_factory):
+    dep = Deployment(free_port(), tmp_path_factory.mktemp("home"), installed_collection)
+    yield dep
+    stop_by_pid_file(dep.pid_file)
+
+
+def stacks(dep: Deployment, region: str) -> list[dict]:
+    return dep.client("cloudformation", region).describe_stacks()["Stacks"]
+
+
+def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -> None:
+    first = deployment.run("deploy", "-e", "env=local")
+    assert first.returncode == 0, explain(first)
+    for region in REGIONS:
+        [stack] = stacks(deployment, region)
+        assert stack["StackName"] == STACK
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        assert {o["OutputKey"] for o in stack["Outputs"]} >= {"StreamName", "TableName", "FunctionName"}
+        assert f"[{region}] stack {STACK}: CREATE_COMPLETE; package uploaded" in first.stdout
+    # us-east-1 completes (smoke test included) before eu-west-1 starts
+    assert first.stdout.index("ok: [local-us-east-1]") < first.stdout.index("ok: [local-eu-west-1]")
+    assert first.stdout.rindex("[local-us-east-1]") < first.stdout.index("[local-eu-west-1]")
+
+    versions_before = {
+        r: deployment.client("s3", r).list_object_versions(
+            Bucket=f"smartcity-iot-artifacts-123456789012-{r}")["Versions"] for r in REGIONS
+    }
+    second = deployment.run("deploy", "-e", "env=local")
+    assert second.returncode == 0, explain(second)
+    counts = recap(second.stdout)
+    assert set(counts) == {"localhost", "local-us-east-1", "local-eu-west-1"}
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+    print(f"\nno-change re-run of deploy.yml on env=local: {second.wall_seconds:.1f} s")
+    for region in REGIONS:
+        [stack] = stacks(deployment, region)
+        assert stack["StackStatus"] == "CREATE_COMPLETE"  # never updated
+        assert "LastUpdatedTime" not in stack or stack["LastUpdatedTime"] == stack["CreationTime"]
+        versions = deployment.client("s3", region).list_object_versions(
+            Bucket=f"smartcity-iot-artifacts-123456789012-{region}")["Versions"]
+        assert [v["VersionId"] for v in versions] == [v["VersionId"] for v in versions_before[region]]
+        assert f"[{region}] stack {STACK}: CREATE_COMPLETE; package unchanged" in second.stdout
+
+
+def changed_template(tmp_path: Path) -> Path:
+    body = TEMPLATE.read_text()
+    assert "RetentionPeriodHours: 24" in body
+    path = tmp_path / "changed.yaml"
+    path.write_text(body.replace("RetentionPeriodHours: 24", "RetentionPeriodHours: 48"))
+    return path
+
+
+def test_check_mode_reports_changes_and_changes_nothing(deployment: Deployment, tmp_path: Path) -> None:
+    unchanged = deployment.run("deploy", "-e", "env=local", "--check")
+    assert unchanged.returncode == 0, explain(unchanged)
+    assert all(c["changed"] == 0 for c in recap(unchanged.stdout).values()), recap(unchanged.stdout)
+
+    template = changed_template(tmp_path)
+    proc = deployment.run("deploy", "-e", "env=local", "--check", "-e", f"stack_template={template}")
+    assert proc.returncode == 0, explain(proc)
+    assert "check mode (nothing changed)" in proc.stdout
+    assert proc.stdout.count("would modify TelemetryStream (AWS::Kinesis::Stream") == len(REGIONS)
+    counts = recap(proc.stdout)
+    assert counts["local-us-east-1"]["changed"] >= 1 and counts["local-eu-west-1"]["changed"] >= 1
+    for region in REGIONS:
+        cfn = deployment.client("cloudformation", region)
+        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text()
+        assert cfn.list_change_sets(StackName=STACK)["Summaries"] == []
+        [stack] = cfn.describe_stacks(StackName=STACK)["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        stream = deployment.client("kinesis", region).describe_stream_summary(StreamName="smartcity-iot-local-telemetry")
+        assert stream["StreamDescriptionSummary"]["RetentionPeriodHours"] == 24
+
+
+def test_review_mode_creates_change_sets_and_waits(deployment: Deployment, tmp_path: Path) -> None:
+    template = changed_template(tmp_path)
+    proc = deployment.run("deploy", "-e", "env=local", "-e", "review=true", "-e", f"stack_template={template}")
+    assert proc.returncode == 0, explain(proc)
+    assert "review mode" in proc.stdout
+    assert proc.stdout.count("change set waiting for approval: arn:aws:cloudformation:") == len(REGIONS)
+    for region in REGIONS:
+        cfn = deployment.client("cloudformation", region)
+        [summary] = cfn.list_change_sets(StackName=STACK)["Summaries"]
+        assert summary["Status"] == "CREATE_COMPLETE"
+        assert summary["ExecutionStatus"] == "AVAILABLE"
+        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text()
+        changes = cfn.describe_change_set(ChangeSetName=summary["ChangeSetId"])["Changes"]
+        assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["TelemetryStream"]
+        cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+
+
+def test_teardown_removes_every_region_and_stops_the_endpoint(deployment: Deployment) -> None:
+    proc = deployment.run("teardown", "-e", "env=local", "-e", "keep_endpoint=true")
+    assert proc.returncode == 0, explain(proc)
+    # reverse rollout order
+    assert proc.stdout.index("[local-eu-west-1]") < proc.stdout.index("[local-us-east-1]")
+    for region in REGIONS:
+        assert stacks(deployment, region) == []
+        assert deployment.client("s3", region).list_buckets()["Buckets"] == []
+    assert deployment.pid_file.exists()
+
+    again = deployment.run("teardown", "-e", "env=local")
+    assert again.returncode == 0, explain(again)
+    counts = recap(again.stdout)
+    assert counts["local-us-east-1"]["changed"] == 0 and counts["local-eu-west-1"]["changed"] == 0, counts
+    assert counts["localhost"]["changed"] == 1  # the endpoint was stopped
+    assert not deployment.pid_file.exists()
+
+
+def test_invalid_parameter_fails_first_region_and_leaves_the_second_untouched(deployment: Deployment) -> None:
+    proc = deployment.run(
+        "deploy", "-e", "env=local",
+        "-e", json.dumps({"iot_env_stack_parameters": {"ShardCount": 0}}),
+    )
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "Stack smartcity-iot-local in us-east-1 failed" in output, explain(proc)
+    assert "Parameter 'ShardCount' must be a number not less than 1" in output
+    assert "local-eu-west-1" not in recap(proc.stdout)
+    assert stacks(deployment, "us-east-1") == []
+    assert stacks(deployment, "eu-west-1") == []
+    buckets = deployment.client("s3", "eu-west-1").list_buckets()["Buckets"]
+    assert [b["Name"] for b in buckets] == ["smartcity-iot-artifacts-123456789012-us-east-1"]
+
+
+def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp_path: Path) -> None:
+    dep = Deployment(free_port(), tmp_path, installed_collection)
+    proc = dep.run("deploy", "-e", "env=nope")
+    assert proc.returncode != 0
+    assert "Unknown env 'nope'. Known environments: dev, local, prod, staging" in proc.stdout + proc.stderr
+    assert not dep.pid_file.exists()  # nothing was started
+
+
+def test_real_env_without_credentials_says_so(installed_collection: str, tmp_path: Path) -> None:
+    dep = Deployment(free_port(), tmp_path, installed_collection)
+    missing = tmp_path / "no-such-aws-config"
+    proc = dep.run("deploy", "-e", "env=dev",
+                   env={"AWS_CONFIG_FILE": str(missing), "AWS_SHARED_CREDENTIALS_FILE": str(missing)})
+    assert proc.returncode != 0
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert "env=dev (AWS (dev)) needs working AWS credentials" in output, explain(proc)
+    assert "AWS_PROFILE" in output
+
+
+def test_real_env_teardown_needs_confirmation(installed_collection: str, tmp_path: Path) -> None:
+    dep = Deployment(free_port(), tmp_path, installed_collection)
+    proc = dep.run("teardown", "-e", "env=prod")
+    assert proc.returncode != 0
+    assert "-e confirm=prod" in proc.stdout + proc.stderr
+
+
+def test_no_stray_files_in_the_build(installed_collection: str) -> None:
+    installed = Path(installed_collection.split(os.pathsep, 1)[0]) / "ansible_collections" / "smartcity" / "iot_analytics"
+    names = {p.name for p in installed.rglob("*")}
+    assert not names & {".venv", ".collections", ".git", "__pycache__", ".ci"}
+    assert {"deploy.yml", "teardown.yml", "iot-analytics-system.yaml", "lambda_handler.py", "runtime.yml"} <= names
