@@ -99,7 +99,10 @@ def installed_collection(tmp_path_factory) -> str:
     tarball = next(work.glob("smartcity-iot_analytics-*.tar.gz"))
     installed = work / "collections"
     subprocess.run(
-        [str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(installed), str(tarball)],
+        # --force: the checkout itself is linked as the collection in .collections, which ansible-galaxy would
+        # otherwise take as "already installed".
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(installed),
+         str(tarball)],
         check=True, capture_output=True, text=True,
     )
     assert (installed / "ansible_collections" / "smartcity" / "iot_analytics" / "playbooks" / "deploy.yml").is_file()
@@ -176,7 +179,7 @@ def test_check_mode_reports_changes_and_changes_nothing(deployment: Deployment, 
     assert counts["local-us-east-1"]["changed"] >= 1 and counts["local-eu-west-1"]["changed"] >= 1
     for region in REGIONS:
         cfn = deployment.client("cloudformation", region)
-        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text()
+        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text().rstrip("\n")  # the file lookup drops the final newline
         assert cfn.list_change_sets(StackName=STACK)["Summaries"] == []
         [stack] = cfn.describe_stacks(StackName=STACK)["Stacks"]
         assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -195,7 +198,7 @@ def test_review_mode_creates_change_sets_and_waits(deployment: Deployment, tmp_p
         [summary] = cfn.list_change_sets(StackName=STACK)["Summaries"]
         assert summary["Status"] == "CREATE_COMPLETE"
         assert summary["ExecutionStatus"] == "AVAILABLE"
-        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text()
+        assert cfn.get_template(StackName=STACK)["TemplateBody"] == TEMPLATE.read_text().rstrip("\n")  # the file lookup drops the final newline
         changes = cfn.describe_change_set(ChangeSetName=summary["ChangeSetId"])["Changes"]
         assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["TelemetryStream"]
         cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])

@@ -26,6 +26,7 @@ def test_scenario(scenario: str, tmp_path) -> None:
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "SMARTCITY_ENDPOINT_PORT": str(port),
         "SMARTCITY_ENDPOINT_STATE_DIR": str(state_dir),
+        "SMARTCITY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "ephemeral"),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
