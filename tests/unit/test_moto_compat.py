@@ -79,10 +79,12 @@ def test_valid_parameters_pass(values: dict[str, str]) -> None:
 def cfn(tmp_path_factory):
     """The launcher itself, as the local_endpoint role runs it, on a free loopback port."""
     port = free_port()
-    pid_file = tmp_path_factory.mktemp("compat") / "moto.pid"
+    state = tmp_path_factory.mktemp("compat")
+    pid_file = state / "moto.pid"
+    log = (state / "moto.log").open("ab")  # kept for a failing test's post-mortem
     proc = subprocess.Popen(
         [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     pid_file.write_text(str(proc.pid))
     try:
@@ -99,6 +101,7 @@ def cfn(tmp_path_factory):
     finally:
         stop_by_pid_file(pid_file)
         proc.wait(timeout=10)
+        log.close()
 
 
 def test_unchanged_update_is_refused_even_with_defaults_and_numbers(cfn) -> None:
@@ -131,3 +134,39 @@ def test_invalid_parameters_are_refused_over_http(cfn) -> None:
     with pytest.raises(ClientError, match="Parameter 'Env' must be one of AllowedValues"):
         cfn.create_stack(StackName="s3", TemplateBody=TEMPLATE, Parameters=params(Env="nope"))
     assert "s3" not in [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]]
+
+
+FUNCTION_TEMPLATE = """
+Parameters:
+  Arch: {Type: String, AllowedValues: [arm64, x86_64]}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: compat-fn
+      Runtime: python3.12
+      Handler: h.h
+      Role: {"Fn::GetAtt": [Role, Arn]}
+      Architectures: [{Ref: Arch}]
+      Code: {S3Bucket: compat-code, S3Key: fn.zip}
+"""
+
+
+def test_functions_keep_their_architectures_on_create_and_update(cfn) -> None:
+    endpoint = cfn.meta.endpoint_url
+    kwargs = {"region_name": "us-east-1", "endpoint_url": endpoint, "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    s3 = boto3.client("s3", **kwargs)
+    s3.create_bucket(Bucket="compat-code")
+    s3.put_object(Bucket="compat-code", Key="fn.zip", Body=b"PK\x05\x06" + b"\x00" * 18)
+    awslambda = boto3.client("lambda", **kwargs)
+
+    cfn.create_stack(StackName="fn", TemplateBody=FUNCTION_TEMPLATE, Parameters=[{"ParameterKey": "Arch", "ParameterValue": "arm64"}])
+    assert awslambda.get_function_configuration(FunctionName="compat-fn")["Architectures"] == ["arm64"]
+    cfn.update_stack(StackName="fn", TemplateBody=FUNCTION_TEMPLATE, Parameters=[{"ParameterKey": "Arch", "ParameterValue": "x86_64"}])
+    assert awslambda.get_function_configuration(FunctionName="compat-fn")["Architectures"] == ["x86_64"]

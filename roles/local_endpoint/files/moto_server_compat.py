@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run moto's server with AWS's CloudFormation update and change-set semantics.
 
-moto 5.2 differs from AWS in four ways that break an idempotent, check-mode-capable deployment:
+moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capable deployment:
 
 1. CreateChangeSet without ChangeSetType makes a CREATE change set (AWS: UPDATE), which registers a second
    stack under the same name. amazon.aws.cloudformation's check mode and review mode rely on the AWS default.
@@ -13,10 +13,12 @@ moto 5.2 differs from AWS in four ways that break an idempotent, check-mode-capa
 4. Parameter values are not checked against the template's constraints (AllowedValues, AllowedPattern,
    MinValue/MaxValue, MinLength/MaxLength, undeclared or missing parameters); AWS rejects such a
    CreateStack, UpdateStack or CreateChangeSet with a ValidationError that names the parameter.
+5. An AWS::Lambda::Function made by CloudFormation ignores its Architectures property (always x86_64), so the
+   deployed function would not say which platform its packaged wheels were built for.
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
-local-endpoint role's documented compatibility step (see the role's README section); pointed at AWS or
-LocalStack, the collection does not use it.
+local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
+pointed at AWS or LocalStack, the collection does not use it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 from typing import Any, Callable
 
 import yaml
+from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
@@ -175,6 +178,30 @@ def create_change_set(self: CloudFormationResponse) -> Any:
     return response
 
 
+_create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+_update_function = LambdaFunction.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _with_architectures(function: LambdaFunction, cloudformation_json: dict[str, Any]) -> LambdaFunction:
+    architectures = cloudformation_json.get("Properties", {}).get("Architectures")
+    if architectures:
+        function.architectures = architectures  # the setter validates like the API does
+    return function
+
+
+def _keeping_architectures(original: Callable[..., LambdaFunction], position: int) -> classmethod:
+    """Wrap a CloudFormation create/update classmethod; ``position`` is where moto passes cloudformation_json."""
+
+    def wrapped(cls: type[LambdaFunction], *args: Any, **kwargs: Any) -> LambdaFunction:
+        cloudformation_json = kwargs["cloudformation_json"] if "cloudformation_json" in kwargs else args[position]
+        return _with_architectures(original(cls, *args, **kwargs), cloudformation_json)
+
+    return classmethod(wrapped)
+
+
+# create(resource_name, cloudformation_json, ...) and update(original_resource, new_resource_name, cloudformation_json, ...)
+LambdaFunction.create_from_cloudformation_json = _keeping_architectures(_create_function, 1)  # type: ignore[method-assign,assignment]
+LambdaFunction.update_from_cloudformation_json = _keeping_architectures(_update_function, 2)  # type: ignore[method-assign,assignment]
 CloudFormationResponse._validate_different_update = _validate_different_update  # type: ignore[method-assign]
 CloudFormationResponse.create_change_set = _validating(create_change_set)  # type: ignore[method-assign]
 CloudFormationResponse.create_stack = _validating(CloudFormationResponse.create_stack)  # type: ignore[method-assign]
