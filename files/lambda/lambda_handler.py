@@ -1,45 +1,46 @@
-"""Stream processor entry point (handler ``lambda_handler.lambda_handler``).
+"""Stream processor entry point: handler ``lambda_handler.lambda_handler``.
 
-Interim processor shipped by the deployable collection until the full stream processor lands: it decodes the
-Kinesis records, checks that each holds a JSON object, logs counts and reports no batch failures (a record that
-can never be valid is not a batch failure). It reads the configuration the stack passes, so the full processor
-replaces this file without any change to the template's interface or the roles.
+Kinesis events (from the event source mapping, or the local data plane's poller) are aggregated into zone windows,
+sensor state and alerts; an event ``{"action": "sweep"}`` (the stack's one-minute schedule) runs silence and
+data-drop detection. Configuration comes only from environment variables (see ``stream_processor.config``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import logging
+import functools
 import os
+import sys
 from typing import Any
 
-LOG = logging.getLogger()
-LOG.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the package beside this file, however imported
+
+import boto3
+from stream_processor.aws import DynamoStore, EventBridgePublisher, SqsQuarantine, client_config
+from stream_processor.config import from_env
+from stream_processor.observability import Telemetry
+from stream_processor.processor import Processor
 
 
-def decode_record(record: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the JSON object a Kinesis record carries, or None when it can never be valid."""
-    try:
-        payload = json.loads(base64.b64decode(record["kinesis"]["data"], validate=True))
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        return None
-    return payload if isinstance(payload, dict) else None
+def build(env: dict[str, str] | None = None) -> Processor:
+    """A processor wired to AWS through boto3 (which honours ``AWS_ENDPOINT_URL`` for the local endpoint)."""
+    settings = from_env(os.environ if env is None else env)
+    session = boto3.session.Session()
+    config = client_config()
+    store = DynamoStore(session.client("dynamodb", config=config), settings.table_name)
+    publisher = EventBridgePublisher(session.client("events", config=config), settings.event_bus_name)
+    quarantine = None
+    if settings.quarantine_queue_url:
+        quarantine = SqsQuarantine(session.client("sqs", config=config), settings.quarantine_queue_url)
+    return Processor(settings, store, publisher, quarantine, Telemetry())
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    records = event.get("Records", [])
-    accepted = sum(1 for record in records if decode_record(record) is not None)
-    LOG.info(
-        json.dumps(
-            {
-                "message": "batch processed",
-                "records": len(records),
-                "accepted": accepted,
-                "rejected": len(records) - accepted,
-                "table": os.environ.get("TABLE_NAME"),
-            }
-        )
-    )
-    return {"batchItemFailures": []}
+@functools.lru_cache(maxsize=1)
+def processor() -> Processor:
+    """The container's processor, built at the first invocation and kept for the next ones (warm starts)."""
+    return build()
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    if isinstance(event, dict) and event.get("action") == "sweep":
+        return processor().sweep()
+    return processor().handle_kinesis(event)

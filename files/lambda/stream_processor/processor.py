@@ -1,0 +1,308 @@
+"""The processor: Kinesis batches in, zone windows, sensor state and alerts out; and the scheduled sweep."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .aggregate import Contribution, contribution, sensors_due
+from .alerts import (
+    CONGESTED,
+    DROPPED,
+    Alert,
+    ZoneState,
+    congestion_decision,
+    data_drop_decision,
+    silence_alert,
+    silent_sensors,
+)
+from .config import Settings
+from .observability import Telemetry
+from .ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult
+from .readings import Caches, ParsedBatch, Reject, parse_batch
+
+MAX_REDELIVERY_ROUNDS = 3
+
+
+class Processor:
+    """Long-lived per Lambda container: its caches (checked identifiers, zone states, last sensor-state window)
+    save reads and writes; they are hints, the table's conditional writes are the truth."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        publisher: Publisher,
+        quarantine: Quarantine | None,
+        telemetry: Telemetry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.publisher = publisher
+        self.quarantine = quarantine
+        self.telemetry = telemetry
+        self.clock = clock
+        self.caches = Caches()
+        self.zone_states: dict[str, ZoneState] = {}
+        self.known_zones: set[str] = set()
+        self.sensor_window: dict[str, int] = {}
+
+    # -- Kinesis ------------------------------------------------------------------------------------------------
+    def handle_kinesis(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+        started = self.clock()
+        now_s = int(started)
+        cfg = self.settings
+        records = event.get("Records") or []
+        self.telemetry.start()
+        batch = parse_batch(
+            records, int(started * 1000), cfg.window_seconds, cfg.free_flow_speed_kmh, self.caches, cfg.max_future_ms
+        )
+        failed: list[int] = []  # record indexes that must be delivered again
+        expires_at = now_s + cfg.ttl_seconds
+
+        quarantined = self._quarantine(batch, records, failed)
+        self._register_zones(batch, failed)
+        zone_index, alerts_by_type, applied, skipped = self._windows(batch, expires_at, now_s, failed)
+        self._sensor_states(batch, expires_at, failed)
+
+        failed_from = min(failed) if failed else None
+        response: list[dict[str, str]] = []
+        if failed_from is not None:
+            response.append({"itemIdentifier": batch.sequence_numbers[failed_from]})
+        latency_ms = (self.clock() - batch.newest_arrival) * 1000 if batch.newest_arrival else None
+        summary = {
+            "records": len(records),
+            "accepted": batch.accepted,
+            "rejected": len(batch.rejects),
+            "quarantined": quarantined,
+            "windows_written": applied,
+            "windows_already_held": skipped,
+            "failed_from": response[0]["itemIdentifier"] if response else None,
+            "duration_ms": round((self.clock() - started) * 1000, 3),
+        }
+        self.telemetry.batch(summary, batch.rejected_by_reason(), zone_index, alerts_by_type, latency_ms)
+        return {"batchItemFailures": response}
+
+    def _quarantine(self, batch: ParsedBatch, records: list[dict], failed: list[int]) -> int:
+        if not batch.rejects:
+            return 0
+        messages = []
+        for reject in batch.rejects:
+            seq = batch.sequence_numbers[reject.index]
+            self.telemetry.rejected(seq, reject.reason, reject.message, reject.excerpt)
+            messages.append(_quarantine_message(reject, records[reject.index], seq))
+        if self.quarantine is None:
+            return 0
+        try:
+            self.quarantine.send(messages)
+        except EdgeError as exc:
+            self.telemetry.error("quarantine failed", error=str(exc))
+            failed.append(min(r.index for r in batch.rejects))
+            return 0
+        return len(messages)
+
+    def _register_zones(self, batch: ParsedBatch, failed: list[int]) -> None:
+        new = {key[0] for key in batch.groups} - self.known_zones
+        if not new:
+            return
+        try:
+            self.store.add_zones(new)
+        except EdgeError as exc:
+            self.telemetry.error("zone registration failed", error=str(exc))
+            failed.append(min(entries[0][1] for key, entries in batch.groups.items() if key[0] in new))
+            return
+        self.known_zones |= new
+
+    def _windows(
+        self, batch: ParsedBatch, expires_at: int, now_s: int, failed: list[int]
+    ) -> tuple[dict[str, float], dict[str, int], int, int]:
+        zone_index: dict[str, float] = {}
+        alerts_by_type: dict[str, int] = {}
+        applied = skipped = 0
+        # oldest window first, so that a zone's alert state moves forward in time within a batch
+        for (zone, window_start, shard), entries in sorted(batch.groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            first = entries[0][1]
+            try:
+                result = self._add_window(zone, window_start, shard, entries, expires_at, now_s)
+            except EdgeError as exc:
+                self.telemetry.error("zone window write failed", zone=zone, window_start=window_start, error=str(exc))
+                failed.append(first)
+                continue
+            if result.applied:
+                applied += 1
+            else:
+                skipped += 1
+            if result.count:
+                zone_index[zone] = result.congestion_sum / result.count
+            try:
+                alert = self._congestion(zone, window_start, result, now_s)
+            except EdgeError as exc:
+                # The window is stored; delivering the records again re-evaluates it from the stored totals.
+                self.telemetry.error("alert failed", zone=zone, window_start=window_start, error=str(exc))
+                failed.append(first)
+                continue
+            if alert is not None:
+                alerts_by_type[alert.detail_type] = alerts_by_type.get(alert.detail_type, 0) + 1
+        return zone_index, alerts_by_type, applied, skipped
+
+    def _add_window(
+        self, zone: str, window_start: int, shard: str, entries: list[list], expires_at: int, now_s: int
+    ) -> WindowResult:
+        part: Contribution | None = contribution(entries)
+        assert part is not None  # a group exists only with readings
+        result = self.store.add_window(zone, window_start, shard, part, expires_at, now_s)
+        for _round in range(MAX_REDELIVERY_ROUNDS):
+            if result.applied:
+                return result
+            # A re-delivered or extended batch: keep only what the item does not hold yet.
+            part = contribution(entries, above=result.last_seq)
+            if part is None:
+                return result
+            result = self.store.add_window(zone, window_start, shard, part, expires_at, now_s)
+        if not result.applied:
+            raise EdgeError(f"zone window {zone}/{window_start}/{shard}: still contended after retries")
+        return result
+
+    def _zone_state(self, zone: str) -> ZoneState:
+        state = self.zone_states.get(zone)
+        if state is None:
+            state = self.zone_states[zone] = self.store.get_zone_state(zone)
+        return state
+
+    def _congestion(self, zone: str, window_start: int, result: WindowResult, now_s: int) -> Alert | None:
+        cfg = self.settings
+        state = self._zone_state(zone)
+        decision = congestion_decision(
+            state,
+            zone,
+            window_start,
+            result.count,
+            result.congestion_sum,
+            now_s,
+            cfg.congestion_threshold,
+            cfg.congestion_clear_threshold,
+            cfg.min_readings,
+        )
+        if decision is None:
+            return None
+        new, alert = decision
+        # Publish first, then store: a failure in between repeats the alert at worst, it never loses it.
+        self.publisher.publish([alert])
+        if self.store.set_congestion(zone, new, state, now_s):
+            self.zone_states[zone] = new
+        else:  # someone else moved the state (a resharded zone): take theirs
+            self.zone_states[zone] = self.store.get_zone_state(zone)
+        return alert
+
+    def _sensor_states(self, batch: ParsedBatch, expires_at: int, failed: list[int]) -> None:
+        window_seconds = self.settings.window_seconds
+        due = sensors_due(batch.latest, self.sensor_window, window_seconds)
+        if not due:
+            return
+        window_ms = window_seconds * 1000
+        states = []
+        by_zone: dict[str, dict[str, int]] = {}
+        for sensor_id in due:
+            ts, _record, zone, vc, speed, occ, ci = batch.latest[sensor_id]
+            window_start = ts // window_ms * window_seconds
+            states.append(SensorState(sensor_id, zone, ts, vc, speed, occ, ci, window_start))
+            by_zone.setdefault(zone, {})[sensor_id] = window_start
+        try:
+            not_written = set(self.store.put_sensor_states(states, expires_at))
+        except EdgeError as exc:
+            self.telemetry.error("sensor state write failed", error=str(exc))
+            not_written = set(due)
+        for zone, seen in by_zone.items():
+            try:
+                self.store.record_seen(zone, seen, expires_at)
+            except EdgeError as exc:
+                self.telemetry.error("sensor registry write failed", zone=zone, error=str(exc))
+                not_written.update(seen)
+        for state in states:
+            if state.sensor_id in not_written:
+                failed.append(batch.latest[state.sensor_id][1])
+            else:
+                self.sensor_window[state.sensor_id] = state.window_start
+        if len(self.sensor_window) > 500_000:  # bound the cache; a miss only costs one extra write
+            self.sensor_window.clear()
+
+    # -- scheduled sweep ----------------------------------------------------------------------------------------
+    def sweep(self) -> dict[str, Any]:
+        """Silence and data-drop detection over every known zone; idempotent, run once per window."""
+        cfg = self.settings
+        now_s = int(self.clock())
+        w = cfg.window_seconds
+        current = (now_s - cfg.sweep_grace_seconds) // w * w
+        last_complete = current - w
+        first = last_complete - cfg.drop_baseline_windows * w
+        forget_before = now_s - cfg.ttl_seconds
+        alerts_by_type: dict[str, int] = {}
+        zones = self.store.list_zones()
+        zones_in_alert = zones_dropped = sensors_silent = 0
+        errors: list[str] = []
+        for zone in zones:
+            try:
+                state = self.store.get_zone_state(zone)
+                totals = self.store.window_totals(zone, first, last_complete)
+                counts = [totals.get(ws, (0, 0.0))[0] for ws in range(first, last_complete + w, w)]
+                decision = data_drop_decision(
+                    state, zone, last_complete, counts, totals.get(last_complete, (0, 0.0))[1], cfg.drop_ratio,
+                    cfg.min_readings,
+                )
+                if decision is not None:
+                    new, alert = decision
+                    if alert is not None:
+                        self.publisher.publish([alert])
+                        alerts_by_type[alert.detail_type] = alerts_by_type.get(alert.detail_type, 0) + 1
+                    if self.store.set_drop(zone, new, state, now_s):
+                        state = new
+                zones_in_alert += state.state == CONGESTED
+                zones_dropped += state.drop_state == DROPPED
+
+                seen, reported = self.store.get_registry(zone)
+                silent = silent_sensors(seen, reported, current, w)
+                if silent:
+                    self.publisher.publish([silence_alert(zone, s, seen[s], current, w) for s in silent])
+                    self.store.mark_silent(zone, {s: seen[s] for s in silent})
+                    alerts_by_type["SensorSilent"] = alerts_by_type.get("SensorSilent", 0) + len(silent)
+                sensors_silent += sum(1 for s, last in seen.items() if last < current - 2 * w)
+                gone = [s for s, last in seen.items() if last < forget_before]
+                if gone:
+                    self.store.forget_sensors(zone, gone)
+            except EdgeError as exc:
+                errors.append(f"{zone}: {exc}")
+                self.telemetry.error("sweep of zone failed", zone=zone, error=str(exc))
+        summary = {
+            "zones": len(zones),
+            "window_start": last_complete,
+            "zones_in_alert": zones_in_alert,
+            "zones_dropped": zones_dropped,
+            "sensors_silent": sensors_silent,
+            "errors": len(errors),
+        }
+        self.telemetry.sweep(summary, alerts_by_type)
+        if errors:
+            # The schedule's asynchronous invocation retries; every decision above is idempotent.
+            raise EdgeError(f"sweep failed for {len(errors)} zone(s): {'; '.join(errors[:3])}")
+        return dict(summary, alerts=alerts_by_type)
+
+
+def _quarantine_message(reject: Reject, record: dict, sequence_number: str) -> dict[str, Any]:
+    kinesis = record.get("kinesis", {}) if isinstance(record, dict) else {}
+    data = kinesis.get("data") if isinstance(kinesis, dict) else None
+    message: dict[str, Any] = {
+        "reason": reject.reason,
+        "rule": reject.message,
+        "sequence_number": sequence_number,
+        "event_id": record.get("eventID") if isinstance(record, dict) else None,
+        "event_source_arn": record.get("eventSourceARN") if isinstance(record, dict) else None,
+        "partition_key": kinesis.get("partitionKey") if isinstance(kinesis, dict) else None,
+        "excerpt": reject.excerpt,
+    }
+    # The whole record for replay when it fits an SQS message comfortably; else the excerpt only.
+    if isinstance(data, str) and len(data) <= 150_000:
+        message["data"] = data
+    else:
+        message["data_truncated"] = True
+    return message

@@ -1,0 +1,249 @@
+"""Test and benchmark support for the stream processor: in-memory edges and Kinesis event builders.
+
+The in-memory store keeps the table's semantics that exactly-once depends on (one item per zone, window and
+shard that remembers the highest sequence number it absorbed; conditional alert-state writes), and counts every
+item written, so tests and the benchmark can compare writes per 1,000 readings. The DynamoDB edge itself is
+tested against the local AWS endpoint in test_processor_endpoint.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+LAMBDA_DIR = Path(__file__).resolve().parents[1] / "files" / "lambda"
+if str(LAMBDA_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_DIR))
+
+from stream_processor.aggregate import Contribution  # noqa: E402
+from stream_processor.alerts import Alert, ZoneState  # noqa: E402
+from stream_processor.config import Settings  # noqa: E402
+from stream_processor.observability import NullTelemetry  # noqa: E402
+from stream_processor.ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult  # noqa: E402
+from stream_processor.processor import Processor  # noqa: E402
+
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/smartcity-iot-local-telemetry"
+SHARD = "shardId-000000000000"
+SEQ_BASE = 49590338271490256608559692538361571095921575989136588898
+
+
+class Faults:
+    """Fail named operations: ``faults.fail("add_window", times=2, match=lambda key: ...)``."""
+
+    def __init__(self) -> None:
+        self.rules: list[list[Any]] = []
+
+    def fail(self, op: str, times: int = 1, match: Callable[[Any], bool] | None = None) -> None:
+        self.rules.append([op, times, match])
+
+    def check(self, op: str, key: Any = None) -> None:
+        for rule in self.rules:
+            if rule[0] == op and rule[1] > 0 and (rule[2] is None or rule[2](key)):
+                rule[1] -= 1
+                raise EdgeError(f"{op}: injected ThrottlingException")
+
+
+class MemoryStore(Store):
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.windows: dict[tuple[str, int, str], dict[str, Any]] = {}
+        self.sensors: dict[str, dict[str, Any]] = {}
+        self.registry: dict[str, dict[str, dict[str, int]]] = {}
+        self.zone_states: dict[str, ZoneState] = {}
+        self.zones: set[str] = set()
+        self.faults = faults or Faults()
+        self.writes = 0
+        self.requests = 0
+
+    def add_window(self, zone: str, window_start: int, shard: str, contribution: Contribution, expires_at: int, now_s: int) -> WindowResult:
+        self.faults.check("add_window", (zone, window_start, shard))
+        self.requests += 1
+        item = self.windows.get((zone, window_start, shard))
+        if item is not None and item["last_seq"] >= contribution.low_seq:
+            return WindowResult(False, item["count"], item["congestion_sum"], item["last_seq"])
+        if item is None:
+            item = self.windows[(zone, window_start, shard)] = {
+                "count": 0, "vehicle_count_sum": 0, "speed_sum": 0.0, "congestion_sum": 0.0, "last_seq": -1,
+            }
+        item["count"] += contribution.count
+        item["vehicle_count_sum"] += contribution.vehicles
+        item["speed_sum"] += contribution.speed
+        item["congestion_sum"] += contribution.congestion
+        item["last_seq"] = contribution.high_seq
+        item["expires_at"] = expires_at
+        self.writes += 1
+        return WindowResult(True, item["count"], item["congestion_sum"], item["last_seq"])
+
+    def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
+        self.faults.check("put_sensor_states", states)
+        for start in range(0, len(states), 25):
+            self.requests += 1
+            for state in states[start : start + 25]:
+                self.sensors[state.sensor_id] = dict(state._asdict(), expires_at=expires_at)
+                self.writes += 1
+        return []
+
+    def record_seen(self, zone: str, seen: dict[str, int], expires_at: int) -> None:
+        self.faults.check("record_seen", zone)
+        registry = self.registry.setdefault(zone, {"seen": {}, "silent": {}})
+        registry["seen"].update(seen)
+        self.writes += 1
+        self.requests += 1
+
+    def add_zones(self, zones: Iterable[str]) -> None:
+        self.faults.check("add_zones", zones)
+        self.zones.update(zones)
+        self.writes += 1
+        self.requests += 1
+
+    def list_zones(self) -> list[str]:
+        return sorted(self.zones)
+
+    def get_zone_state(self, zone: str) -> ZoneState:
+        self.faults.check("get_zone_state", zone)
+        return self.zone_states.get(zone, ZoneState())
+
+    def set_congestion(self, zone: str, new: ZoneState, expected: ZoneState, now_s: int) -> bool:
+        self.faults.check("set_congestion", zone)
+        current = self.zone_states.get(zone, ZoneState())
+        if (current.state, current.window_start) != (expected.state, expected.window_start):
+            return False
+        self.zone_states[zone] = current._replace(state=new.state, since=new.since, window_start=new.window_start)
+        self.writes += 1
+        self.requests += 1
+        return True
+
+    def set_drop(self, zone: str, new: ZoneState, expected: ZoneState, now_s: int) -> bool:
+        self.faults.check("set_drop", zone)
+        current = self.zone_states.get(zone, ZoneState())
+        if current.drop_window != expected.drop_window:
+            return False
+        self.zone_states[zone] = current._replace(
+            drop_state=new.drop_state, drop_window=new.drop_window, drop_baseline=new.drop_baseline
+        )
+        self.writes += 1
+        self.requests += 1
+        return True
+
+    def window_totals(self, zone: str, first_window: int, last_window: int) -> dict[int, tuple[int, float]]:
+        totals: dict[int, tuple[int, float]] = {}
+        for (z, window_start, _shard), item in self.windows.items():
+            if z == zone and first_window <= window_start <= last_window:
+                count, congestion = totals.get(window_start, (0, 0.0))
+                totals[window_start] = (count + item["count"], congestion + item["congestion_sum"])
+        return totals
+
+    def get_registry(self, zone: str) -> tuple[dict[str, int], dict[str, int]]:
+        registry = self.registry.get(zone, {"seen": {}, "silent": {}})
+        return dict(registry["seen"]), dict(registry["silent"])
+
+    def mark_silent(self, zone: str, reported: dict[str, int]) -> None:
+        self.faults.check("mark_silent", zone)
+        self.registry.setdefault(zone, {"seen": {}, "silent": {}})["silent"].update(reported)
+        self.writes += 1
+
+    def forget_sensors(self, zone: str, sensor_ids: list[str]) -> None:
+        registry = self.registry.setdefault(zone, {"seen": {}, "silent": {}})
+        for sensor_id in sensor_ids:
+            registry["seen"].pop(sensor_id, None)
+            registry["silent"].pop(sensor_id, None)
+        self.writes += 1
+
+    # what the tests assert on
+    def total_count(self) -> int:
+        return sum(item["count"] for item in self.windows.values())
+
+    def zone_window_counts(self) -> dict[tuple[str, int], int]:
+        counts: dict[tuple[str, int], int] = {}
+        for (zone, window_start, _shard), item in self.windows.items():
+            counts[(zone, window_start)] = counts.get((zone, window_start), 0) + item["count"]
+        return counts
+
+
+class MemoryPublisher(Publisher):
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.alerts: list[Alert] = []
+        self.faults = faults or Faults()
+
+    def publish(self, alerts: list[Alert]) -> None:
+        self.faults.check("publish", alerts)
+        self.alerts.extend(alerts)
+
+    def of_type(self, detail_type: str) -> list[dict[str, Any]]:
+        return [a.detail for a in self.alerts if a.detail_type == detail_type]
+
+
+class MemoryQuarantine(Quarantine):
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.faults = faults or Faults()
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        self.faults.check("quarantine", messages)
+        self.messages.extend(messages)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"table_name": "state", "event_bus_name": "alerts", "quarantine_queue_url": "q"}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_processor(now: float, faults: Faults | None = None, telemetry: Any = None, **overrides: Any) -> Processor:
+    faults = faults or Faults()
+    return Processor(
+        settings(**overrides),
+        MemoryStore(faults),
+        MemoryPublisher(faults),
+        MemoryQuarantine(faults),
+        telemetry if telemetry is not None else NullTelemetry(),
+        clock=Clock(now),
+    )
+
+
+def reading(sensor: str, zone: str, ts: Any, vehicles: int = 10, speed: float = 50.0, **extra: Any) -> dict[str, Any]:
+    return dict({"sensor_id": sensor, "zone": zone, "ts": ts, "vehicle_count": vehicles, "avg_speed_kmh": speed}, **extra)
+
+
+def kinesis_record(
+    payload: Any, seq: int, *, shard: str = SHARD, partition_key: str = "zone", arrival: float = 1_700_000_000.0, raw: bytes | str | None = None
+) -> dict[str, Any]:
+    """A record as AWS documents the Kinesis event for Lambda."""
+    if raw is None:
+        data = base64.b64encode(json.dumps(payload).encode()).decode()
+    elif isinstance(raw, bytes):
+        data = base64.b64encode(raw).decode()
+    else:
+        data = raw
+    seq_text = str(SEQ_BASE + seq)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": seq_text,
+            "data": data,
+            "approximateArrivalTimestamp": arrival,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard}:{seq_text}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/smartcity-iot-local-processor",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": STREAM_ARN,
+    }
+
+
+def kinesis_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": records}
