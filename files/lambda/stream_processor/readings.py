@@ -45,6 +45,7 @@ _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))"
 )
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _VALID_CACHE_LIMIT = 200_000
 
 
@@ -154,6 +155,16 @@ class ParsedBatch:
         return counts
 
 
+def _strict_base64(data: str) -> bytes:
+    """Decode standard base64, refusing characters outside the alphabet (a2b_base64 alone skips them)."""
+    try:
+        return binascii.a2b_base64(data, strict_mode=True)  # Python 3.11+
+    except TypeError:  # Python 3.9 and 3.10: no strict_mode
+        if _BASE64_RE.fullmatch(data) is None:
+            raise binascii.Error("characters outside the base64 alphabet") from None
+        return binascii.a2b_base64(data)
+
+
 def _shard_of(record: dict) -> str:
     event_id = record.get("eventID")
     if isinstance(event_id, str):
@@ -189,7 +200,7 @@ def parse_batch(  # noqa: PLR0912, PLR0915 - one flat loop: a call per reading w
     zone_match = _ZONE_RE.fullmatch
     window_ms = window_seconds * 1000
     max_ts = now_ms + max_future_ms
-    a2b = binascii.a2b_base64
+    a2b = _strict_base64
     accepted = 0
     newest_arrival = 0.0
 

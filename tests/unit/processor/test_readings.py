@@ -243,3 +243,21 @@ def test_standard_library_parser_gives_the_same_result() -> None:
 def test_base64_is_standard_alphabet() -> None:
     data = base64.b64encode(json.dumps(OK).encode()).decode()
     assert outcome(raw=data) == "ok"
+
+
+def test_base64_check_without_strict_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.9 and 3.10 have no strict_mode; the alphabet check then comes from a pattern."""
+    import binascii  # noqa: PLC0415
+
+    from stream_processor import readings  # noqa: PLC0415
+
+    real = binascii.a2b_base64
+
+    def old_a2b(data: str, **kwargs: Any) -> bytes:
+        if kwargs:
+            raise TypeError("a2b_base64() takes no keyword arguments")
+        return real(data)
+
+    monkeypatch.setattr(readings.binascii, "a2b_base64", old_a2b)
+    assert outcome(raw="***") == "bad_base64"
+    assert outcome(raw=base64.b64encode(json.dumps(OK).encode()).decode()) == "ok"
