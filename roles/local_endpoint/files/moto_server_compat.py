@@ -19,8 +19,9 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    PointInTimeRecoverySpecification (the UpdateTimeToLive and UpdateContinuousBackups APIs work).
 7. An AWS::Events::Archive whose EventPattern is a JSON object (as CloudFormation allows) fails with HTTP 500;
    moto only accepts the pattern as a string.
-8. An AWS::IoT::Policy: its Ref is an object's repr instead of the policy name, and deleting it after an update
-   fails (DeleteConflict: non-default versions). AWS deletes the old versions with the policy.
+8. An AWS::IoT::Policy: its Ref is an object's repr instead of the policy name, GetPolicy returns its document as
+   a Python repr instead of JSON, and deleting it after an update fails (DeleteConflict: non-default versions).
+   AWS returns the name and JSON, and deletes the old versions with the policy.
 9. PutEvents fails with HTTP 500 when a matching rule has an SNS, Lambda or Kinesis target, because moto delivers
    only to SQS, Logs, archives, buses and API destinations. SNS targets now get the event published to the topic
    (so subscribers see it); Lambda and Kinesis targets are acknowledged without delivery, because moto cannot run
@@ -266,6 +267,27 @@ def _update_archive_with_object_pattern(
     return _update_archive(cls, original_resource, new_resource_name, _pattern_as_text(cloudformation_json), *args, **kwargs)
 
 
+def _policy_document_as_json(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    properties = cloudformation_json.get("Properties", {})
+    if isinstance(properties.get("PolicyDocument"), dict):
+        cloudformation_json = {**cloudformation_json, "Properties": {**properties, "PolicyDocument": json.dumps(properties["PolicyDocument"])}}
+    return cloudformation_json
+
+
+_create_iot_policy = FakePolicy.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+_update_iot_policy = FakePolicy.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _create_iot_policy_with_json(cls: type[FakePolicy], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> FakePolicy:
+    return _create_iot_policy(cls, resource_name, _policy_document_as_json(cloudformation_json), *args, **kwargs)
+
+
+def _update_iot_policy_with_json(
+    cls: type[FakePolicy], original_resource: FakePolicy, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+) -> FakePolicy:
+    return _update_iot_policy(cls, original_resource, new_resource_name, _policy_document_as_json(cloudformation_json), *args, **kwargs)
+
+
 def _delete_iot_policy(cls: type[FakePolicy], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
     """Delete a CloudFormation-made IoT policy as AWS does: its non-default versions first, then the policy."""
     backend = iot_backends[account_id][region_name]
@@ -286,15 +308,14 @@ _UNDELIVERED_SERVICES = ("sns", "lambda", "kinesis")
 
 
 def _sns_message(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """The message EventBridge publishes: the target's Input, its InputTransformer's result, or the event (as for SQS)."""
     if "Input" in target:
         return target["Input"]
-    transformer = target.get("InputTransformer")
-    if transformer:
-        shaped = EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event
-        )
-        return shaped if isinstance(shaped, str) else json.dumps(shaped)
-    return json.dumps(event)
+    transformer = target.get("InputTransformer", {})
+    shaped = EventTemplateParser.parse(
+        input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event
+    )
+    return shaped if isinstance(shaped, str) else json.dumps(shaped)
 
 
 def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
@@ -323,6 +344,8 @@ Table.create_from_cloudformation_json = classmethod(_create_table_with_ttl_and_p
 Archive.create_from_cloudformation_json = classmethod(_create_archive_with_object_pattern)  # type: ignore[method-assign,assignment]
 Archive.update_from_cloudformation_json = classmethod(_update_archive_with_object_pattern)  # type: ignore[method-assign,assignment]
 FakePolicy.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]  # Ref = the policy name
+FakePolicy.create_from_cloudformation_json = classmethod(_create_iot_policy_with_json)  # type: ignore[method-assign,assignment]
+FakePolicy.update_from_cloudformation_json = classmethod(_update_iot_policy_with_json)  # type: ignore[method-assign,assignment]
 FakePolicy.delete_from_cloudformation_json = classmethod(_delete_iot_policy)  # type: ignore[method-assign,assignment]
 Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 CloudFormationResponse._validate_different_update = _validate_different_update  # type: ignore[method-assign]
