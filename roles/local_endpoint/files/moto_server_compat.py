@@ -46,6 +46,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import Archive, EventTemplateParser, Rule
@@ -315,6 +316,8 @@ def _sns_message(target: dict[str, Any], event: dict[str, Any]) -> str:
     shaped = EventTemplateParser.parse(
         input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event
     )
+    if isinstance(shaped, dict) and "time" in shaped:  # as moto's SQS delivery does: ISO 8601, as AWS sends it
+        shaped["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(shaped["time"])))
     return shaped if isinstance(shaped, str) else json.dumps(shaped)
 
 
