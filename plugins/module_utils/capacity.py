@@ -98,11 +98,61 @@ def validate(inputs: dict) -> dict:
     return merged
 
 
+def _monthly_costs(i: dict, prices: dict, z: dict) -> dict:
+    """Monthly cost per service of a sized deployment ``z`` (see plan())."""
+    model = prices["model"]
+    month = float(prices["seconds_per_month"])
+    iot, kinesis = prices["iot_core"], prices["kinesis"]
+    messages, message_bytes, bytes_per_second = z["messages"], z["message_bytes"], z["bytes_per_second"]
+    batches, zones_per_batch = z["batches"], z["zones_per_batch"]
+    costs = {}
+    minutes = month / SECONDS_PER_MINUTE
+    monthly_messages = messages * month
+    iot_cost = z["connections"] * minutes * iot["connectivity_per_million_minutes"] / 1e6
+    if not i["basic_ingest"]:
+        iot_cost += _tiered(monthly_messages * z["iot_units"], iot["messaging_tiers_per_million"]) / 1e6
+    iot_cost += monthly_messages * z["iot_units"] * (iot["rules_triggered_per_million"] + iot["actions_executed_per_million"]) / 1e6
+    costs["iot_core"] = iot_cost
+
+    monthly_records = monthly_messages
+    if i["stream_mode"] == "ON_DEMAND":
+        gb_in = bytes_per_second * month / GB
+        costs["kinesis"] = (month / 3600 * kinesis["on_demand_stream_hour"] + gb_in * kinesis["on_demand_gb_in"]
+                            + gb_in * model["stream_consumers"] * kinesis["on_demand_gb_out"])
+    else:
+        costs["kinesis"] = (z["shards"] * month / 3600 * kinesis["shard_hour"]
+                            + monthly_records * _units(message_bytes, kinesis["put_unit_bytes"]) * kinesis["put_units_per_million"] / 1e6)
+
+    lam = prices["lambda"]
+    sweeps = month / SECONDS_PER_MINUTE
+    gb_seconds = (batches * month * z["duration_ms"] + sweeps * model["sweep_ms"]) / 1000 * i["lambda_memory_mb"] / 1024
+    costs["lambda"] = (batches * month + sweeps) * lam["requests_per_million"] / 1e6 + gb_seconds * lam[f"gb_second_{i['lambda_architecture']}"]
+
+    ddb = prices["dynamodb"]
+    costs["dynamodb"] = z["writes"] * month * ddb["write_request_units_per_million"] / 1e6
+
+    firehose = prices["firehose"]
+    billed_gb = monthly_records * _units(message_bytes, firehose["record_unit_bytes"]) * firehose["record_unit_bytes"] / GB
+    converted_gb = bytes_per_second * month / GB
+    costs["firehose"] = _tiered(billed_gb, firehose["ingest_tiers_per_gb"]) + converted_gb * firehose["format_conversion_per_gb"]
+
+    history_gb = z["readings"] * month * model["parquet_bytes_per_reading"] / GB
+    costs["s3"] = history_gb * prices["s3"]["standard_gb_month"]
+
+    cw = prices["cloudwatch"]
+    metrics = i["zones"] + i["custom_metrics"]
+    emf_gb = batches * month * (zones_per_batch + 1) * model["emf_bytes_per_line"] / GB
+    costs["cloudwatch"] = (metrics * cw["metric_month"] + emf_gb * cw["logs_ingest_gb"] + i["alarms"] * cw["alarm_month"]
+                           + cw["dashboard_month"])
+    costs["kms"] = prices["kms"]["key_month"]
+
+    return costs
+
+
 def plan(inputs: dict, prices: dict) -> dict:
     """Size the deployment and estimate its monthly cost. ``inputs`` override DEFAULT_INPUTS."""
     i = validate(inputs)
     model = prices["model"]
-    month = float(prices["seconds_per_month"])
 
     readings = i["sensors"] * i["readings_per_sensor_per_second"]
     messages = readings / i["readings_per_message"]
@@ -110,9 +160,8 @@ def plan(inputs: dict, prices: dict) -> dict:
     bytes_per_second = messages * message_bytes
     connections = math.ceil(i["sensors"] / i["sensors_per_connection"])
 
-    iot = prices["iot_core"]
-    quota = iot["publish_quota_per_second"]
-    iot_units = _units(message_bytes, iot["message_unit_bytes"])
+    quota = prices["iot_core"]["publish_quota_per_second"]
+    iot_units = _units(message_bytes, prices["iot_core"]["message_unit_bytes"])
 
     kinesis = prices["kinesis"]
     by_records = messages / kinesis["records_per_shard_per_second"]
@@ -146,47 +195,10 @@ def plan(inputs: dict, prices: dict) -> dict:
                    + model["lambda_ms_per_write_request"] * write_requests_per_batch)
     concurrency = shards * pf + 1  # one batch per shard and parallelization slot, plus the sweep
 
-    costs = {}
-    minutes = month / SECONDS_PER_MINUTE
-    monthly_messages = messages * month
-    iot_cost = connections * minutes * iot["connectivity_per_million_minutes"] / 1e6
-    if not i["basic_ingest"]:
-        iot_cost += _tiered(monthly_messages * iot_units, iot["messaging_tiers_per_million"]) / 1e6
-    iot_cost += monthly_messages * iot_units * (iot["rules_triggered_per_million"] + iot["actions_executed_per_million"]) / 1e6
-    costs["iot_core"] = iot_cost
-
-    monthly_records = monthly_messages
-    if i["stream_mode"] == "ON_DEMAND":
-        gb_in = bytes_per_second * month / GB
-        costs["kinesis"] = (month / 3600 * kinesis["on_demand_stream_hour"] + gb_in * kinesis["on_demand_gb_in"]
-                            + gb_in * model["stream_consumers"] * kinesis["on_demand_gb_out"])
-    else:
-        costs["kinesis"] = (shards * month / 3600 * kinesis["shard_hour"]
-                            + monthly_records * _units(message_bytes, kinesis["put_unit_bytes"]) * kinesis["put_units_per_million"] / 1e6)
-
-    lam = prices["lambda"]
-    sweeps = month / SECONDS_PER_MINUTE
-    gb_seconds = (batches * month * duration_ms + sweeps * model["sweep_ms"]) / 1000 * i["lambda_memory_mb"] / 1024
-    costs["lambda"] = (batches * month + sweeps) * lam["requests_per_million"] / 1e6 + gb_seconds * lam[f"gb_second_{i['lambda_architecture']}"]
-
-    ddb = prices["dynamodb"]
-    costs["dynamodb"] = writes * month * ddb["write_request_units_per_million"] / 1e6
-
-    firehose = prices["firehose"]
-    billed_gb = monthly_records * _units(message_bytes, firehose["record_unit_bytes"]) * firehose["record_unit_bytes"] / GB
-    converted_gb = bytes_per_second * month / GB
-    costs["firehose"] = _tiered(billed_gb, firehose["ingest_tiers_per_gb"]) + converted_gb * firehose["format_conversion_per_gb"]
-
-    history_gb = readings * month * model["parquet_bytes_per_reading"] / GB
-    costs["s3"] = history_gb * prices["s3"]["standard_gb_month"]
-
-    cw = prices["cloudwatch"]
-    metrics = i["zones"] + i["custom_metrics"]
-    emf_gb = batches * month * (zones_per_batch + 1) * model["emf_bytes_per_line"] / GB
-    costs["cloudwatch"] = (metrics * cw["metric_month"] + emf_gb * cw["logs_ingest_gb"] + i["alarms"] * cw["alarm_month"]
-                           + cw["dashboard_month"])
-    costs["kms"] = prices["kms"]["key_month"]
-
+    sizing = {"readings": readings, "messages": messages, "message_bytes": message_bytes, "bytes_per_second": bytes_per_second,
+              "connections": connections, "iot_units": iot_units, "shards": shards, "batches": batches,
+              "duration_ms": duration_ms, "writes": writes, "zones_per_batch": zones_per_batch}
+    costs = _monthly_costs(i, prices, sizing)
     costs = {k: round(v, 2) for k, v in costs.items()}
     warnings = []
     if messages > quota:
