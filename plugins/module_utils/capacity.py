@@ -6,7 +6,7 @@
 ``plan(inputs, prices)`` sizes the ingest path (IoT Core publish rate against the account quota, Kinesis shards,
 Lambda invocations and concurrency, DynamoDB writes) and estimates the monthly cost per service from the prices in
 ``files/pricing.yml``. ``render_*`` turn plans into the text that deploy.yml prints and docs/capacity.md holds.
-No AnsibleModule and no AWS call: the capacity_plan module, scripts/capacity_doc and the tests share this code.
+No AnsibleModule and no AWS call: the capacity_plan module, scripts/capacity_doc.py and the tests share this code.
 """
 
 from __future__ import annotations

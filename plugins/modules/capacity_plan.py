@@ -121,8 +121,10 @@ options:
     default: 8
 attributes:
   check_mode:
+    description: Can run in check mode and return the same plan; it never changes anything.
     support: full
   diff_mode:
+    description: Returns no diff; there is nothing to change.
     support: none
 """
 
@@ -197,7 +199,7 @@ plan:
       returned: always
       sample: {"iot_core": 1584.0, "kinesis": 183.5, "dynamodb": 2190.0}
     total_monthly_usd:
-      description: Sum of O(plan.monthly_cost_usd).
+      description: Sum of RV(plan.monthly_cost_usd).
       type: float
       returned: always
     prices_as_of:
