@@ -9,18 +9,13 @@ in tests/unit/test_template.py, not here.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-from conftest import ROOT, free_port, stop_by_pid_file
+from conftest import ROOT, local_endpoint
 
-LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
 STACK = "smartcity-it-local"
 NAME = "smartcity-it-local"  # NamePrefix-EnvironmentName
@@ -53,26 +48,8 @@ class Endpoint:
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
-    port = free_port()
-    state = tmp_path_factory.mktemp("template-endpoint")
-    pid_file = state / "moto.pid"
-    with (state / "moto.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        pid_file.write_text(str(proc.pid))
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and proc.poll() is None, "local endpoint did not start"
-                    time.sleep(0.2)
-            yield Endpoint(f"http://127.0.0.1:{port}")
-        finally:
-            stop_by_pid_file(pid_file)
-            proc.wait(timeout=10)
+    with local_endpoint(tmp_path_factory.mktemp("template-endpoint")) as url:
+        yield Endpoint(url)
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
-import time
-import urllib.request
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.cloudformation.exceptions import ValidationError
 
-from conftest import ROOT, free_port, stop_by_pid_file
+from conftest import LAUNCHER, local_endpoint
 
-LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 _spec = importlib.util.spec_from_file_location("moto_server_compat", LAUNCHER)
 compat = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(compat)
@@ -79,30 +74,9 @@ def test_valid_parameters_pass(values: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def cfn(tmp_path_factory):
     """The launcher itself, as the local_endpoint role runs it, on a free loopback port."""
-    port = free_port()
-    state = tmp_path_factory.mktemp("compat")
-    pid_file = state / "moto.pid"
-    log = (state / "moto.log").open("ab")  # kept for a failing test's post-mortem
-    proc = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    pid_file.write_text(str(proc.pid))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "launcher did not start"
-                time.sleep(0.2)
-        yield boto3.client("cloudformation", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+    with local_endpoint(tmp_path_factory.mktemp("compat")) as url:
+        yield boto3.client("cloudformation", region_name="us-east-1", endpoint_url=url,
                            aws_access_key_id="x", aws_secret_access_key="x")
-    finally:
-        stop_by_pid_file(pid_file)
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_unchanged_update_is_refused_even_with_defaults_and_numbers(cfn) -> None:
