@@ -238,8 +238,8 @@ def render_summary(result: dict, label: str = "") -> list[str]:
         f"{i['readings_per_message']} per message, Basic Ingest {'on' if i['basic_ingest'] else 'off'}, {i['zones']:,} zones",
         f"IoT Core: {result['iot']['publishes_per_second']:,.0f} publishes/s of {result['iot']['quota_per_second']:,}/s quota "
         f"({'increase needed' if result['iot']['quota_increase_needed'] else 'within quota'}), {result['iot']['connections']:,} connections",
-        f"Kinesis: {result['kinesis']['shards_needed']} shards needed, {result['kinesis']['shard_count']} planned ({i['stream_mode']}), "
-        f"{result['ingest_mib_per_second']:.1f} MiB/s",
+        f"Kinesis: shards needed {result['kinesis']['shards_needed']}, planned {result['kinesis']['shard_count']} ({i['stream_mode']}), "
+        f"{result['ingest_mib_per_second']:.2f} MiB/s",
         f"Lambda: {result['lambda']['invocations_per_second']:,.1f} invocations/s, concurrency {result['lambda']['concurrency']}, "
         f"~{result['lambda']['readings_per_batch']:,.0f} readings per batch",
         f"DynamoDB: {result['dynamodb']['writes_per_second']:,.0f} writes/s",
