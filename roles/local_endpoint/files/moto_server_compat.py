@@ -247,46 +247,30 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-_create_archive = Archive.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-_update_archive = Archive.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+def _with_json_property(model: type, prop: str) -> None:
+    """Let ``model``'s CloudFormation create/update take ``prop`` as an object: moto gets it as JSON text.
 
+    create(resource_name, cloudformation_json, ...) and update(original_resource, new_resource_name, cloudformation_json, ...).
+    """
 
-def _pattern_as_text(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
-    properties = cloudformation_json.get("Properties", {})
-    if isinstance(properties.get("EventPattern"), dict):
-        cloudformation_json = {**cloudformation_json, "Properties": {**properties, "EventPattern": json.dumps(properties["EventPattern"])}}
-    return cloudformation_json
+    def as_text(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get(prop), dict):
+            return {**cloudformation_json, "Properties": {**properties, prop: json.dumps(properties[prop])}}
+        return cloudformation_json
 
+    create = model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update = model.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-def _create_archive_with_object_pattern(cls: type[Archive], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Archive:
-    return _create_archive(cls, resource_name, _pattern_as_text(cloudformation_json), *args, **kwargs)
+    def created(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return create(cls, resource_name, as_text(cloudformation_json), *args, **kwargs)
 
+    # moto calls these with keyword arguments: the parameter names are moto's.
+    def updated(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return update(cls, original_resource, new_resource_name, as_text(cloudformation_json), *args, **kwargs)
 
-def _update_archive_with_object_pattern(
-    cls: type[Archive], original_resource: Archive, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
-) -> Archive:
-    return _update_archive(cls, original_resource, new_resource_name, _pattern_as_text(cloudformation_json), *args, **kwargs)
-
-
-def _policy_document_as_json(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
-    properties = cloudformation_json.get("Properties", {})
-    if isinstance(properties.get("PolicyDocument"), dict):
-        cloudformation_json = {**cloudformation_json, "Properties": {**properties, "PolicyDocument": json.dumps(properties["PolicyDocument"])}}
-    return cloudformation_json
-
-
-_create_iot_policy = FakePolicy.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-_update_iot_policy = FakePolicy.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-
-def _create_iot_policy_with_json(cls: type[FakePolicy], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> FakePolicy:
-    return _create_iot_policy(cls, resource_name, _policy_document_as_json(cloudformation_json), *args, **kwargs)
-
-
-def _update_iot_policy_with_json(
-    cls: type[FakePolicy], original_resource: FakePolicy, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
-) -> FakePolicy:
-    return _update_iot_policy(cls, original_resource, new_resource_name, _policy_document_as_json(cloudformation_json), *args, **kwargs)
+    model.create_from_cloudformation_json = classmethod(created)  # type: ignore[attr-defined]
+    model.update_from_cloudformation_json = classmethod(updated)  # type: ignore[attr-defined]
 
 
 def _delete_iot_policy(cls: type[FakePolicy], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
@@ -344,11 +328,9 @@ def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input:
 
 
 Table.create_from_cloudformation_json = classmethod(_create_table_with_ttl_and_pitr)  # type: ignore[method-assign,assignment]
-Archive.create_from_cloudformation_json = classmethod(_create_archive_with_object_pattern)  # type: ignore[method-assign,assignment]
-Archive.update_from_cloudformation_json = classmethod(_update_archive_with_object_pattern)  # type: ignore[method-assign,assignment]
+_with_json_property(Archive, "EventPattern")
+_with_json_property(FakePolicy, "PolicyDocument")
 FakePolicy.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]  # Ref = the policy name
-FakePolicy.create_from_cloudformation_json = classmethod(_create_iot_policy_with_json)  # type: ignore[method-assign,assignment]
-FakePolicy.update_from_cloudformation_json = classmethod(_update_iot_policy_with_json)  # type: ignore[method-assign,assignment]
 FakePolicy.delete_from_cloudformation_json = classmethod(_delete_iot_policy)  # type: ignore[method-assign,assignment]
 Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 CloudFormationResponse._validate_different_update = _validate_different_update  # type: ignore[method-assign]
