@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 COLLECTIONS = ROOT / ".collections"
 VENV_BIN = Path(sys.executable).parent
 
@@ -44,6 +49,32 @@ def stop_by_pid_file(pid_file: Path, timeout: float = 10.0) -> None:
             return
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def local_endpoint(state_dir: Path) -> Iterator[str]:
+    """The moto compat launcher, as the local_endpoint role runs it, on a free loopback port; yields its URL.
+
+    Its log stays in state_dir for a failing test's post-mortem; it is stopped by its pid file."""
+    port = free_port()
+    pid_file = state_dir / "moto.pid"
+    with (state_dir / "moto.log").open("ab") as log:
+        proc = subprocess.Popen([sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        pid_file.write_text(str(proc.pid))
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and proc.poll() is None, "local endpoint did not start"
+                    time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_by_pid_file(pid_file)
+            proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -127,6 +127,9 @@ def stacks(dep: Deployment, region: str) -> list[dict]:
 def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -> None:
     first = deployment.run("deploy", "-e", "env=local")
     assert first.returncode == 0, explain(first)
+    # the capacity and cost plan of the env comes first, from the env's fleet and stack parameters
+    assert "Capacity and cost plan for env=local (per region): 200 sensors" in first.stdout
+    assert first.stdout.index("Capacity and cost plan") < first.stdout.index("ok: [local-us-east-1]")
     for region in REGIONS:
         [stack] = stacks(deployment, region)
         assert stack["StackName"] == STACK

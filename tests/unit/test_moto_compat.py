@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import time
-import urllib.request
+import json
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.cloudformation.exceptions import ValidationError
 
-from conftest import ROOT, free_port, stop_by_pid_file
+from conftest import LAUNCHER, local_endpoint
 
-LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 _spec = importlib.util.spec_from_file_location("moto_server_compat", LAUNCHER)
 compat = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(compat)
@@ -78,30 +74,9 @@ def test_valid_parameters_pass(values: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def cfn(tmp_path_factory):
     """The launcher itself, as the local_endpoint role runs it, on a free loopback port."""
-    port = free_port()
-    state = tmp_path_factory.mktemp("compat")
-    pid_file = state / "moto.pid"
-    log = (state / "moto.log").open("ab")  # kept for a failing test's post-mortem
-    proc = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    pid_file.write_text(str(proc.pid))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "launcher did not start"
-                time.sleep(0.2)
-        yield boto3.client("cloudformation", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+    with local_endpoint(tmp_path_factory.mktemp("compat")) as url:
+        yield boto3.client("cloudformation", region_name="us-east-1", endpoint_url=url,
                            aws_access_key_id="x", aws_secret_access_key="x")
-    finally:
-        stop_by_pid_file(pid_file)
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_unchanged_update_is_refused_even_with_defaults_and_numbers(cfn) -> None:
@@ -170,3 +145,103 @@ def test_functions_keep_their_architectures_on_create_and_update(cfn) -> None:
     assert awslambda.get_function_configuration(FunctionName="compat-fn")["Architectures"] == ["arm64"]
     cfn.update_stack(StackName="fn", TemplateBody=FUNCTION_TEMPLATE, Parameters=[{"ParameterKey": "Arch", "ParameterValue": "x86_64"}])
     assert awslambda.get_function_configuration(FunctionName="compat-fn")["Architectures"] == ["x86_64"]
+
+
+ROUTING_TEMPLATE = """
+Resources:
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: compat-bus}
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: compat-topic}
+  ToTopic:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: {"Fn::GetAtt": [Bus, Name]}
+      EventPattern: {source: [compat.test]}
+      Targets: [{Id: topic, Arn: {Ref: Topic}}]
+  ToNowhere:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: {"Fn::GetAtt": [Bus, Name]}
+      EventPattern: {source: [compat.test]}
+      Targets:
+        - {Id: fn, Arn: "arn:aws:lambda:us-east-1:123456789012:function:absent"}
+        - {Id: stream, Arn: "arn:aws:kinesis:us-east-1:123456789012:stream/absent"}
+  Archive:
+    Type: AWS::Events::Archive
+    Properties:
+      SourceArn: {"Fn::GetAtt": [Bus, Arn]}
+      EventPattern: {source: [compat.test]}
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: compat-table
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      TimeToLiveSpecification: {AttributeName: expires_at, Enabled: true}
+      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
+  Policy:
+    Type: AWS::IoT::Policy
+    Properties:
+      PolicyName: compat-device
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Action: ACTION, Resource: {"Fn::Sub": "arn:aws:iot:us-east-1:123456789012:client/${!iot:ClientId}"}}]
+Outputs:
+  PolicyName: {Value: {Ref: Policy}}
+"""
+
+
+def _client(cfn, service: str):
+    return boto3.client(service, region_name="us-east-1", endpoint_url=cfn.meta.endpoint_url,
+                        aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_put_events_with_sns_lambda_and_kinesis_targets_succeeds_and_reaches_the_topic(cfn) -> None:
+    cfn.create_stack(StackName="routing", TemplateBody=ROUTING_TEMPLATE.replace("ACTION", "iot:Connect"))
+    sqs, sns, events = _client(cfn, "sqs"), _client(cfn, "sns"), _client(cfn, "events")
+    url = sqs.create_queue(QueueName="compat-sub")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn="arn:aws:sns:us-east-1:123456789012:compat-topic", Protocol="sqs", Endpoint=arn)
+
+    result = events.put_events(Entries=[{"Source": "compat.test", "DetailType": "T", "Detail": '{"a": 1}', "EventBusName": "compat-bus"}])
+    assert result["FailedEntryCount"] == 0  # moto alone: HTTP 500 (NotImplementedError for SNS/Lambda/Kinesis)
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    event = json.loads(json.loads(message["Body"])["Message"])
+    assert event["detail"] == {"a": 1} and event["source"] == "compat.test"
+    assert isinstance(event["time"], str)  # the event as EventBridge shapes it, as for SQS targets
+
+
+def test_sns_message_honours_input_and_input_transformer() -> None:
+    event = {"source": "s", "detail-type": "CongestionAlert", "detail": {"zone": "z1"}, "id": "1", "time": 0.0,
+             "region": "us-east-1", "account": "123456789012", "resources": [], "version": "0", "ingestion-time": 0.0}
+    assert compat._sns_message({"Input": '{"action": "sweep"}'}, event) == '{"action": "sweep"}'
+    shaped = compat._sns_message({"InputTransformer": {"InputPathsMap": {"z": "$.detail.zone"}, "InputTemplate": '"zone <z>"'}}, event)
+    assert "zone z1" in shaped
+
+
+def test_cloudformation_table_gets_ttl_and_recovery(cfn) -> None:
+    ddb = _client(cfn, "dynamodb")
+    assert ddb.describe_time_to_live(TableName="compat-table")["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    recovery = ddb.describe_continuous_backups(TableName="compat-table")["ContinuousBackupsDescription"]
+    assert recovery["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_iot_policy_ref_json_document_and_delete_after_update(cfn) -> None:
+    iot = _client(cfn, "iot")
+    [stack] = cfn.describe_stacks(StackName="routing")["Stacks"]
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"PolicyName": "compat-device"}
+    document = json.loads(iot.get_policy(policyName="compat-device")["policyDocument"])
+    assert document["Statement"][0]["Resource"] == "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"
+
+    cfn.update_stack(StackName="routing", TemplateBody=ROUTING_TEMPLATE.replace("ACTION", "iot:Publish"))
+    assert len(iot.list_policy_versions(policyName="compat-device")["policyVersions"]) == 2
+    assert _client(cfn, "events").list_archives()["Archives"]  # made from an EventPattern object
+    cfn.delete_stack(StackName="routing")
+    [summary] = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "routing"]
+    assert summary["StackStatus"] == "DELETE_COMPLETE"
+    assert iot.list_policies()["policies"] == []

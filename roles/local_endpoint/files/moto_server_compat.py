@@ -15,6 +15,17 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    CreateStack, UpdateStack or CreateChangeSet with a ValidationError that names the parameter.
 5. An AWS::Lambda::Function made by CloudFormation ignores its Architectures property (always x86_64), so the
    deployed function would not say which platform its packaged wheels were built for.
+6. An AWS::DynamoDB::Table made by CloudFormation ignores TimeToLiveSpecification and
+   PointInTimeRecoverySpecification (the UpdateTimeToLive and UpdateContinuousBackups APIs work).
+7. An AWS::Events::Archive whose EventPattern is a JSON object (as CloudFormation allows) fails with HTTP 500;
+   moto only accepts the pattern as a string.
+8. An AWS::IoT::Policy: its Ref is an object's repr instead of the policy name, GetPolicy returns its document as
+   a Python repr instead of JSON, and deleting it after an update fails (DeleteConflict: non-default versions).
+   AWS returns the name and JSON, and deletes the old versions with the policy.
+9. PutEvents fails with HTTP 500 when a matching rule has an SNS, Lambda or Kinesis target, because moto delivers
+   only to SQS, Logs, archives, buses and API destinations. SNS targets now get the event published to the topic
+   (so subscribers see it); Lambda and Kinesis targets are acknowledged without delivery, because moto cannot run
+   Lambda code and its Kinesis event source mappings would try to (the local data plane does that instead).
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -23,6 +34,9 @@ pointed at AWS or LocalStack, the collection does not use it.
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
 import re
 import sys
 from typing import Any, Callable
@@ -32,7 +46,16 @@ from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+from moto.events.models import Archive, EventTemplateParser, Rule
+from moto.iot.models import FakePolicy, iot_backends
 from moto.server import main
+from moto.sns.models import sns_backends
+from moto.utilities.arns import parse_arn
+
+LOG = logging.getLogger("moto_server_compat")
 
 NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
 
@@ -202,6 +225,114 @@ def _keeping_architectures(original: Callable[..., LambdaFunction], position: in
 # create(resource_name, cloudformation_json, ...) and update(original_resource, new_resource_name, cloudformation_json, ...)
 LambdaFunction.create_from_cloudformation_json = _keeping_architectures(_create_function, 1)  # type: ignore[method-assign,assignment]
 LambdaFunction.update_from_cloudformation_json = _keeping_architectures(_update_function, 2)  # type: ignore[method-assign,assignment]
+
+
+_create_table = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _create_table_with_ttl_and_pitr(cls: type[Table], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Table:
+    table = _create_table(cls, resource_name, cloudformation_json, *args, **kwargs)
+    properties = cloudformation_json.get("Properties", {})
+    backend = dynamodb_backends[table.account_id][table.region_name]
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        backend.update_time_to_live(table.name, {"Enabled": _truthy(ttl.get("Enabled")), "AttributeName": ttl["AttributeName"]})
+    pitr = properties.get("PointInTimeRecoverySpecification")
+    if pitr and _truthy(pitr.get("PointInTimeRecoveryEnabled")):
+        backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+    return table
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _with_json_property(model: type, prop: str) -> None:
+    """Let ``model``'s CloudFormation create/update take ``prop`` as an object: moto gets it as JSON text.
+
+    create(resource_name, cloudformation_json, ...) and update(original_resource, new_resource_name, cloudformation_json, ...).
+    """
+
+    def as_text(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get(prop), dict):
+            return {**cloudformation_json, "Properties": {**properties, prop: json.dumps(properties[prop])}}
+        return cloudformation_json
+
+    create = model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update = model.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def created(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return create(cls, resource_name, as_text(cloudformation_json), *args, **kwargs)
+
+    # moto calls these with keyword arguments: the parameter names are moto's.
+    def updated(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        return update(cls, original_resource, new_resource_name, as_text(cloudformation_json), *args, **kwargs)
+
+    model.create_from_cloudformation_json = classmethod(created)  # type: ignore[attr-defined]
+    model.update_from_cloudformation_json = classmethod(updated)  # type: ignore[attr-defined]
+
+
+def _delete_iot_policy(cls: type[FakePolicy], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
+    """Delete a CloudFormation-made IoT policy as AWS does: its non-default versions first, then the policy."""
+    backend = iot_backends[account_id][region_name]
+    # moto passes the physical id (the policy name, see physical_resource_id below) and the unresolved properties.
+    name = resource_name if isinstance(resource_name, str) else cloudformation_json.get("Properties", {}).get("PolicyName")
+    policy = backend.policies.get(name)
+    if policy is None:
+        return
+    for version in list(policy.versions):
+        if not version.is_default:
+            backend.delete_policy_version(name, version.version_id)
+    backend.delete_policy(policy_name=name)
+
+
+_send_to_targets = Rule.send_to_targets
+# Services whose targets moto's PutEvents cannot deliver to (it raises NotImplementedError -> HTTP 500).
+_UNDELIVERED_SERVICES = ("sns", "lambda", "kinesis")
+
+
+def _sns_message(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """The message EventBridge publishes: the target's Input, its InputTransformer's result, or the event (as for SQS)."""
+    if "Input" in target:
+        return target["Input"]
+    transformer = target.get("InputTransformer", {})
+    shaped = EventTemplateParser.parse(
+        input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event
+    )
+    if isinstance(shaped, dict) and "time" in shaped:  # as moto's SQS delivery does: ISO 8601, as AWS sends it
+        shaped["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(shaped["time"])))
+    return shaped if isinstance(shaped, str) else json.dumps(shaped)
+
+
+def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    """moto's delivery for the targets it knows; SNS gets a Publish of the event; Lambda/Kinesis are acknowledged."""
+    ours = [t for t in self.targets if parse_arn(t["Arn"]).service in _UNDELIVERED_SERVICES]
+    if not ours:
+        _send_to_targets(self, original_event, transform_input)
+        return
+    if not self.event_pattern.matches_event(original_event):
+        return
+    known = copy.copy(self)  # shallow: same backend, pattern and region, without the targets moto cannot serve
+    known.targets = [t for t in self.targets if t not in ours]
+    if known.targets:
+        _send_to_targets(known, original_event, transform_input)
+    for target in ours:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "sns":
+            # EventBridge publishes the event (or its Input/InputTransformer result) as the message body.
+            message = _sns_message(target, original_event)
+            sns_backends[arn.account][arn.region].publish(message=message, arn=target["Arn"])
+        else:
+            LOG.info("event for %s target %s not delivered: moto runs no Lambda code", arn.service, target["Arn"])
+
+
+Table.create_from_cloudformation_json = classmethod(_create_table_with_ttl_and_pitr)  # type: ignore[method-assign,assignment]
+_with_json_property(Archive, "EventPattern")
+_with_json_property(FakePolicy, "PolicyDocument")
+FakePolicy.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]  # Ref = the policy name
+FakePolicy.delete_from_cloudformation_json = classmethod(_delete_iot_policy)  # type: ignore[method-assign,assignment]
+Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 CloudFormationResponse._validate_different_update = _validate_different_update  # type: ignore[method-assign]
 CloudFormationResponse.create_change_set = _validating(create_change_set)  # type: ignore[method-assign]
 CloudFormationResponse.create_stack = _validating(CloudFormationResponse.create_stack)  # type: ignore[method-assign]

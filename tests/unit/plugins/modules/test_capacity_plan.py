@@ -1,0 +1,124 @@
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests for smartcity.iot_analytics.capacity_plan and its arithmetic (module_utils/capacity.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils import capacity
+from ansible_collections.smartcity.iot_analytics.plugins.modules import capacity_plan
+from conftest import ROOT
+
+PRICES = yaml.safe_load((ROOT / "files" / "pricing.yml").read_text())
+
+
+def run_module(capsys, **args: Any) -> tuple[int, dict[str, Any]]:
+    with patch_module_args({"prices": PRICES, **args}), pytest.raises(SystemExit) as exit_info:
+        capacity_plan.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_default_design_costs_at_most_a_tenth_of_the_naive_one() -> None:
+    default = capacity.plan({}, PRICES)
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)
+    assert default["readings_per_second"] == naive["readings_per_second"] == 50000
+    assert default["total_monthly_usd"] <= 0.10 * naive["total_monthly_usd"]
+    assert default["total_monthly_usd"] == round(sum(default["monthly_cost_usd"].values()), 2)
+
+
+def test_naive_design_needs_a_publish_quota_increase_and_one_write_per_reading() -> None:
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)
+    assert naive["iot"]["publishes_per_second"] == 50000
+    assert naive["iot"]["quota_increase_needed"] is True
+    assert naive["dynamodb"]["writes_per_second"] == 50000
+    assert any("quota" in w for w in naive["warnings"])
+    default = capacity.plan({}, PRICES)
+    assert default["iot"]["quota_increase_needed"] is False and default["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("inputs", "shards"),
+    [
+        ({"sensors": 800, "readings_per_message": 1, "sensors_per_connection": 1}, 1),  # 800 records/s x 1.25 -> 1
+        ({"sensors": 1000, "readings_per_message": 1, "sensors_per_connection": 1}, 2),  # 1,000 records/s x 1.25 -> 2
+        ({"sensors": 50000, "readings_per_message": 1, "sensors_per_connection": 1, "shard_headroom": 0}, 50),
+        ({"sensors": 50000, "readings_per_message": 25}, 10),  # bytes bound: 50,000 x 160 B + envelopes = 7.7 MiB/s
+    ],
+)
+def test_shards_follow_the_record_and_byte_limits(inputs: dict[str, Any], shards: int) -> None:
+    assert capacity.plan(inputs, PRICES)["kinesis"]["shards_needed"] == shards
+
+
+def test_too_few_shards_warn_and_concurrency_follows_shards_and_parallelization() -> None:
+    result = capacity.plan({"shard_count": 4, "parallelization_factor": 3}, PRICES)
+    assert result["kinesis"]["shard_count"] == 4
+    assert result["warnings"] == ["ShardCount 4 is below the 10 shards this load needs (with 25% headroom)"]
+    assert result["lambda"]["concurrency"] == 4 * 3 + 1  # one batch per shard and slot, plus the sweep
+
+
+def test_basic_ingest_removes_the_messaging_charge() -> None:
+    with_ingest = capacity.plan({}, PRICES)["monthly_cost_usd"]["iot_core"]
+    without = capacity.plan({"basic_ingest": False}, PRICES)["monthly_cost_usd"]["iot_core"]
+    messages = 2000 * PRICES["seconds_per_month"]  # 2,000 messages/s of 4 KB: one 5 KB unit each
+    assert without - with_ingest == pytest.approx(capacity._tiered(messages, PRICES["iot_core"]["messaging_tiers_per_million"]) / 1e6, abs=0.02)
+
+
+def test_tiers_are_cumulative() -> None:
+    tiers = [[10, 2.0], [20, 1.0], [None, 0.5]]
+    assert capacity._tiered(5, tiers) == 10
+    assert capacity._tiered(15, tiers) == 25
+    assert capacity._tiered(30, tiers) == 35
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"sensors": 0}, "sensors must be greater than 0"),
+        ({"readings_per_message": 501}, "at most 500"),
+        ({"parallelization_factor": 11}, "between 1 and 10"),
+        ({"stream_mode": "SOMETIMES"}, "PROVISIONED or ON_DEMAND"),
+        ({"colour": "red"}, "unknown inputs: colour"),
+    ],
+)
+def test_invalid_inputs_are_named(inputs: dict[str, Any], message: str) -> None:
+    with pytest.raises(capacity.CapacityError, match=message):
+        capacity.plan(inputs, PRICES)
+
+
+def test_on_demand_stream_is_priced_per_gb() -> None:
+    result = capacity.plan({"stream_mode": "ON_DEMAND"}, PRICES)
+    gb = 50000 * 160 * PRICES["seconds_per_month"] / 1e9
+    assert result["monthly_cost_usd"]["kinesis"] > gb * PRICES["kinesis"]["on_demand_gb_in"]
+
+
+def test_module_returns_plan_and_summary_without_change(capsys) -> None:
+    code, result = run_module(capsys, label="prod", shard_count=10, _ansible_check_mode=True)
+    assert code == 0
+    assert result["changed"] is False
+    assert result["plan"]["kinesis"]["shard_count"] == 10
+    assert result["summary"][0].startswith("Capacity and cost plan for prod: 50,000 sensors")
+    assert any(line.startswith("Monthly estimate:") for line in result["summary"])
+
+
+def test_module_fails_on_bad_input_and_incomplete_prices(capsys) -> None:
+    code, result = run_module(capsys, parallelization_factor=20)
+    assert code == 1 and "Cannot plan capacity: parallelization_factor" in result["msg"]
+    with patch_module_args({"prices": {"as_of": "x"}}), pytest.raises(SystemExit):
+        capacity_plan.main()
+    assert "prices lacks region" in json.loads(capsys.readouterr().out)["msg"]
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "staging", "prod"])
+def test_every_environment_has_enough_shards_for_its_fleet(env: str) -> None:
+    settings = yaml.safe_load((ROOT / "playbooks" / "vars" / "environments" / f"{env}.yml").read_text())
+    params = settings["iot_env_stack_parameters"]
+    result = capacity.plan({**settings["iot_env_capacity"], "shard_count": params["ShardCount"],
+                            "lambda_memory_mb": params["LambdaMemorySize"]}, PRICES)
+    assert result["warnings"] == [], result["warnings"]

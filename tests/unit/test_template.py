@@ -1,0 +1,257 @@
+"""Static checks of files/iot-analytics-system.yaml: least-privilege policies, the contracts the roles, the smoke test
+and the stream processor rely on, and the parts the local endpoint cannot show (it skips some resource types)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+TEMPLATE_PATH = ROOT / "files" / "iot-analytics-system.yaml"
+TEMPLATE: dict[str, Any] = yaml.safe_load(TEMPLATE_PATH.read_text())
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+
+_spec = importlib.util.spec_from_file_location("moto_server_compat", ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py")
+compat = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compat)
+
+# The only policy statements that may grant on Resource "*", each for the reason AWS gives no narrower form.
+ALLOW_STAR_RESOURCE = {
+    # A KMS key policy's Resource always means the key itself; KMS accepts only "*" there.
+    ("DataKey", "AccountAdministration"),
+    ("DataKey", "CloudWatchLogs"),  # narrowed by the kms:EncryptionContext:aws:logs:arn condition
+    ("DataKey", "EventBridgeAndAlarmsToEncryptedTargets"),  # narrowed by aws:SourceAccount
+}
+# The only statements that may name a wildcard action: TLS-only Deny statements, which must cover every S3 action.
+ALLOW_WILDCARD_ACTION_IN_DENY = {
+    ("HistoryBucketPolicy", "TlsOnly"),
+    ("AccessLogBucketPolicy", "TlsOnly"),
+}
+# Resource types moto's CloudFormation silently skips (README, "Template"): outputs must not Ref or GetAtt them.
+SKIPPED_BY_MOTO = {
+    "AWS::CloudWatch::Alarm", "AWS::IoT::TopicRule", "AWS::IoT::DomainConfiguration", "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::Logs::LogStream", "AWS::Events::Connection",
+    "AWS::Events::ApiDestination",
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sub_placeholders(text: str) -> str:
+    return re.sub(r"\$\{[^}]+\}", "PLACEHOLDER", text)
+
+
+def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every policy statement of every resource: IAM inline policies, key, queue, topic, bucket, IoT and Logs policies."""
+
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if isinstance(node.get("Statement"), list):
+                yield from node["Statement"]
+                return
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Logs::ResourcePolicy":  # the document is a JSON string
+            document = properties["PolicyDocument"]
+            text = document["Fn::Sub"] if isinstance(document, dict) else document
+            properties = {"PolicyDocument": json.loads(_sub_placeholders(text))}
+        for statement in walk(properties):
+            yield name, statement
+
+
+def violations(template: dict[str, Any]) -> list[str]:
+    found = []
+    for name, statement in policy_statements(template):
+        key = (name, statement.get("Sid"))
+        if "NotAction" in statement or "NotResource" in statement:
+            found.append(f"{key}: NotAction/NotResource")
+        for action in _as_list(statement.get("Action", [])):
+            if isinstance(action, str) and "*" in action:
+                if not (statement.get("Effect") == "Deny" and key in ALLOW_WILDCARD_ACTION_IN_DENY):
+                    found.append(f"{key}: wildcard action {action}")
+        if statement.get("Effect") == "Allow" and "*" in _as_list(statement.get("Resource", [])) and key not in ALLOW_STAR_RESOURCE:
+            found.append(f"{key}: Resource '*'")
+    return found
+
+
+def test_no_wildcard_action_and_no_star_resource_outside_the_allow_list() -> None:
+    assert violations(TEMPLATE) == []
+
+
+def test_allow_lists_name_only_statements_that_exist() -> None:
+    keys = {(name, s.get("Sid")) for name, s in policy_statements(TEMPLATE)}
+    assert ALLOW_STAR_RESOURCE <= keys
+    assert ALLOW_WILDCARD_ACTION_IN_DENY <= keys
+    # every allowed "*" resource carries its reason in the template
+    assert TEMPLATE_PATH.read_text().count("# ALLOW-STAR:") == len(ALLOW_STAR_RESOURCE)
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        ({"Sid": "X", "Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}, "wildcard action s3:Get*"),
+        ({"Sid": "X", "Effect": "Allow", "Action": ["dynamodb:*"], "Resource": "arn:aws:dynamodb:::table/t"}, "wildcard action dynamodb:*"),
+        ({"Sid": "X", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}, "Resource '*'"),
+        ({"Sid": "X", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": ["arn:aws:sqs:::q", "*"]}, "Resource '*'"),
+        ({"Sid": "X", "Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}, "NotAction"),
+    ],
+)
+def test_the_check_catches_what_it_names(statement: dict[str, Any], reason: str) -> None:
+    template = copy.deepcopy(TEMPLATE)
+    role = template["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    role["Statement"].append(statement)
+    assert any(reason in v for v in violations(template)), violations(template)
+
+
+def test_key_policy_wildcard_is_caught_when_not_allow_listed() -> None:
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"][0]["Action"] = "kms:*"
+    assert violations(template) == ["('DataKey', 'AccountAdministration'): wildcard action kms:*"]
+
+
+def test_every_role_trusts_one_service() -> None:
+    roles = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::IAM::Role"}
+    services = {name: r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] for name, r in roles.items()}
+    assert services == {
+        "IotRuleRole": "iot.amazonaws.com",
+        "ProcessorRole": "lambda.amazonaws.com",
+        "HistoryDeliveryRole": "firehose.amazonaws.com",
+        "EventTargetsRole": "events.amazonaws.com",
+        "AnalyticsReadRole": "quicksight.amazonaws.com",
+    }
+
+
+def _actions(role: str) -> dict[str, set[str]]:
+    [policy] = RESOURCES[role]["Properties"]["Policies"]
+    return {s["Sid"]: set(_as_list(s["Action"])) for s in policy["PolicyDocument"]["Statement"]}
+
+
+def test_processor_gets_exactly_the_access_of_its_interface() -> None:
+    assert _actions("ProcessorRole") == {
+        "ReadTelemetry": {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                          "kinesis:GetShardIterator", "kinesis:ListShards"},
+        "WriteState": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"},
+        "PublishAlerts": {"events:PutEvents"},
+        "QuarantineAndDeadLetters": {"sqs:SendMessage"},
+        "UseDataKey": {"kms:Decrypt", "kms:GenerateDataKey"},
+        "OwnLogs": {"logs:CreateLogStream", "logs:PutLogEvents"},
+    }
+    [policy] = RESOURCES["ProcessorRole"]["Properties"]["Policies"]
+    resources = {s["Sid"]: s["Resource"] for s in policy["PolicyDocument"]["Statement"]}
+    assert resources["WriteState"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    assert resources["PublishAlerts"] == {"Fn::GetAtt": ["AlertBus", "Arn"]}
+
+
+def test_processor_environment_is_the_interface() -> None:
+    variables = RESOURCES["StreamProcessor"]["Properties"]["Environment"]["Variables"]
+    assert set(variables) == {
+        "TABLE_NAME", "EVENT_BUS_NAME", "WINDOW_SECONDS", "CONGESTION_THRESHOLD", "CONGESTION_CLEAR_THRESHOLD",
+        "MIN_READINGS", "STATE_TTL_DAYS", "QUARANTINE_QUEUE_URL", "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+    }
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SmartCity/Traffic"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == RESOURCES["StreamProcessor"]["Properties"]["FunctionName"]
+    assert RESOURCES["StreamProcessor"]["Properties"]["Handler"] == "lambda_handler.lambda_handler"
+
+
+def test_event_source_mapping_is_bounded_and_reports_item_failures() -> None:
+    mapping = RESOURCES["StreamMapping"]["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["MaximumRetryAttempts"]["MinValue"] >= 0  # -1 (infinite) is not allowed
+    assert parameters["MaximumRecordAgeSeconds"]["MinValue"] >= 60  # -1 (infinite) is not allowed
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
+def test_data_resources_are_retained_and_protected_outside_local() -> None:
+    assert TEMPLATE["Transform"] == "AWS::LanguageExtensions"
+    for name in ("StateTable", "DataKey", "HistoryBucket"):
+        assert RESOURCES[name]["DeletionPolicy"] == {"Fn::If": ["IsLocal", "Delete", "Retain"]}, name
+        assert RESOURCES[name]["UpdateReplacePolicy"] == {"Fn::If": ["IsLocal", "Delete", "Retain"]}, name
+    assert RESOURCES["StateTable"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsLocal", False, True]}
+
+
+def test_buckets_are_versioned_private_and_encrypted() -> None:
+    for name in ("HistoryBucket", "AccessLogBucket"):
+        properties = RESOURCES[name]["Properties"]
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert all(properties["PublicAccessBlockConfiguration"].values())
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    history = RESOURCES["HistoryDelivery"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert history["Prefix"].startswith("telemetry/dt=!{timestamp:yyyy-MM-dd}/")
+
+
+def test_alert_routing_covers_the_issue_types() -> None:
+    for rule in ("AlertsToTopicRule", "AlertsToSlackRule"):
+        pattern = RESOURCES[rule]["Properties"]["EventPattern"]
+        assert pattern["source"] == ["smartcity.traffic"]
+        assert {"CongestionAlert", "CongestionCleared", "SensorSilent"} <= set(pattern["detail-type"])
+    assert RESOURCES["AlertsToSlackRule"]["Condition"] == "HasSlack"
+    assert TEMPLATE["Parameters"]["SlackWebhookUrl"]["NoEcho"] is True
+    assert TEMPLATE["Parameters"]["SlackAuthorization"]["NoEcho"] is True
+    assert TEMPLATE["Parameters"]["SlackWebhookUrl"]["Default"] == ""
+
+
+def test_outputs_never_ref_a_type_the_local_endpoint_skips() -> None:
+    skipped = {name for name, r in RESOURCES.items() if r["Type"] in SKIPPED_BY_MOTO}
+    text = json.dumps(TEMPLATE["Outputs"])
+    referenced = set(re.findall(r'"Ref": "(\w+)"', text)) | set(re.findall(r'"Fn::GetAtt": \["(\w+)"', text))
+    referenced |= {m.split(".")[0] for m in re.findall(r"\$\{([\w.]+)\}", text)}
+    assert not referenced & skipped
+
+
+def test_outputs_cover_what_the_smoke_test_reads() -> None:
+    defaults = yaml.safe_load((ROOT / "roles" / "smoke_test" / "defaults" / "main.yml").read_text())
+    assert set(defaults["smoke_test_required_outputs"]) <= set(TEMPLATE["Outputs"])
+
+
+def test_runtime_defaults_to_a_supported_python_and_still_allows_39() -> None:
+    runtime = TEMPLATE["Parameters"]["LambdaRuntime"]
+    assert runtime["Default"] in {"python3.12", "python3.13", "python3.14"}
+    assert "python3.9" in runtime["AllowedValues"]
+    assert TEMPLATE["Parameters"]["LambdaArchitecture"]["Default"] == "arm64"
+
+
+def test_lint_exceptions_are_narrow_and_explained() -> None:
+    for name, resource in RESOURCES.items():
+        metadata = resource.get("Metadata", {})
+        for skip in metadata.get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) >= 80, f"{name} {skip['id']} needs a reason a reviewer accepts"
+        ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+        assert ignored in ([], ["W1030"]) and (not ignored or name == "StreamProcessor"), name
+
+
+@pytest.mark.parametrize("env_file", sorted((ROOT / "playbooks" / "vars" / "environments").glob("*.yml")), ids=lambda p: p.stem)
+def test_every_environment_passes_valid_parameters(env_file: Path) -> None:
+    """The parameters deploy.yml passes for each env satisfy the template's constraints (AWS would refuse them)."""
+    env = yaml.safe_load(env_file.read_text())
+    passed = {
+        **{k: str(v) for k, v in env["iot_env_stack_parameters"].items()},
+        "EnvironmentName": env_file.stem,
+        "NamePrefix": env["iot_env_name_prefix"],
+        "LambdaRuntime": env["iot_env_lambda_runtime"],
+        "LambdaArchitecture": env["iot_env_lambda_architecture"],
+        "CodeS3Bucket": f"{env['iot_env_name_prefix']}-artifacts-123456789012-eu-west-1",
+        "CodeS3Key": "lambda/stream-processor-0123456789abcdef.zip",
+        "CodeS3ObjectVersion": "",
+    }
+    compat.validate_parameters(TEMPLATE_PATH.read_text(), [{"ParameterKey": k, "ParameterValue": v} for k, v in passed.items()], {})
