@@ -87,13 +87,13 @@ options:
     type: float
     default: 0.25
   batch_size:
-    description: The template's C(BatchSize).
+    description: The C(BatchSize) the environment passes to the template (the template's own default is 500).
     type: int
-    default: 500
+    default: 2000
   max_batching_window_seconds:
     description: The template's C(MaxBatchingWindowSeconds).
     type: int
-    default: 1
+    default: 5
   parallelization_factor:
     description: The template's C(ParallelizationFactor).
     type: int
@@ -235,8 +235,8 @@ ARGUMENT_SPEC = dict(
     stream_mode=dict(type="str", choices=["PROVISIONED", "ON_DEMAND"], default="PROVISIONED"),
     shard_count=dict(type="int"),
     shard_headroom=dict(type="float", default=0.25),
-    batch_size=dict(type="int", default=500),
-    max_batching_window_seconds=dict(type="int", default=1),
+    batch_size=dict(type="int", default=2000),
+    max_batching_window_seconds=dict(type="int", default=5),
     parallelization_factor=dict(type="int", default=1),
     window_seconds=dict(type="int", default=60),
     lambda_memory_mb=dict(type="int", default=1024),

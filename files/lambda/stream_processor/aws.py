@@ -125,10 +125,11 @@ class DynamoStore(Store):
             "Key": {"pk": {"S": "ZONE#" + zone}, "sk": {"S": f"W#{window_start}#{shard}"}},
             "UpdateExpression": (
                 "ADD #c :c, vehicle_count_sum :v, speed_sum :s, congestion_sum :g "
-                "SET #z = :z, window_start = :w, shard = :sh, last_seq = :hi, expires_at = :e, updated_at = :u"
+                "SET #z = :z, window_start = :w, #sh = :sh, last_seq = :hi, expires_at = :e, updated_at = :u"
             ),
             "ConditionExpression": "attribute_not_exists(last_seq) OR last_seq < :lo",
-            "ExpressionAttributeNames": {"#c": "count", "#z": "zone"},
+            # Every name a placeholder: DynamoDB reserves hundreds of words (COUNT, ZONE, SHARD, STATE, ...).
+            "ExpressionAttributeNames": {"#c": "count", "#z": "zone", "#sh": "shard"},
             "ExpressionAttributeValues": {
                 ":c": _n(contribution.count),
                 ":v": _n(contribution.vehicles),
@@ -221,7 +222,8 @@ class DynamoStore(Store):
             self.client.update_item,
             TableName=self.table,
             Key={"pk": {"S": "META"}, "sk": {"S": "ZONES"}},
-            UpdateExpression="ADD zones :z",
+            UpdateExpression="ADD #zs :z",
+            ExpressionAttributeNames={"#zs": "zones"},
             ExpressionAttributeValues={":z": {"SS": zone_list}},
         )
         self.writes += 1
@@ -251,9 +253,9 @@ class DynamoStore(Store):
         return self._conditional(
             "DynamoDB UpdateItem (zone alert state)",
             zone,
-            "SET #st = :st, since = :since, window_start = :w, #z = :z, updated_at = :u",
+            "SET #st = :st, #si = :since, window_start = :w, #z = :z, updated_at = :u",
             condition,
-            {"#st": "state", "#z": "zone"},
+            {"#st": "state", "#si": "since", "#z": "zone"},
             values,
         )
 

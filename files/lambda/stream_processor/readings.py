@@ -158,7 +158,7 @@ class ParsedBatch:
 def _strict_base64(data: str) -> bytes:
     """Decode standard base64, refusing characters outside the alphabet (a2b_base64 alone skips them)."""
     try:
-        return binascii.a2b_base64(data, strict_mode=True)  # Python 3.11+
+        return binascii.a2b_base64(data, strict_mode=True)  # novermin - Python 3.11+; older ones take the fallback
     except TypeError:  # Python 3.9 and 3.10: no strict_mode
         if _BASE64_RE.fullmatch(data) is None:
             raise binascii.Error("characters outside the base64 alphabet") from None

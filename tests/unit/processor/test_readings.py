@@ -247,9 +247,9 @@ def test_base64_is_standard_alphabet() -> None:
 
 def test_base64_check_without_strict_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Python 3.9 and 3.10 have no strict_mode; the alphabet check then comes from a pattern."""
-    import binascii  # noqa: PLC0415
+    import binascii
 
-    from stream_processor import readings  # noqa: PLC0415
+    from stream_processor import readings
 
     real = binascii.a2b_base64
 

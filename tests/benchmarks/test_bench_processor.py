@@ -1,0 +1,23 @@
+"""The benchmark's deterministic figures, on a smaller fleet: no reading lost or double counted, and DynamoDB
+writes per 1,000 readings within the budget of 20 at 1 reading per sensor per second (the same per-reading shape as
+50,000 sensors: 100 sensors per zone, one gateway record per zone per second, 60 s windows, 5 s batching)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bench_processor import main
+
+
+@pytest.mark.parametrize("shape", ["gateway", "single"])
+def test_writes_per_thousand_readings_within_budget(shape: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--sensors", "2000", "--zones", "20", "--seconds", "120", "--gateway-shards", "1", "--single-shards", "2"]
+    args += ["--naive-readings", "20000", "--shape", shape]
+    assert main(args) == 0  # main() exits with an error when a reading is lost or double counted
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("("))
+    numbers = re.findall(r"[\d,.]+", row.split(")", 1)[1])
+    readings, writes_per_1000, naive_writes = int(numbers[0].replace(",", "")), float(numbers[3]), float(numbers[6])
+    assert readings == 2000 * 120
+    assert writes_per_1000 <= 20.0
+    assert naive_writes == 1000
