@@ -63,7 +63,7 @@ def test_one_alert_per_episode_however_often_windows_are_processed() -> None:
     processor = make_processor(NOW + 30)
     ts = NOW * 1000 + 1000
     records = [congested(f"s{i}", "north", ts + i, i + 1) for i in range(8)]
-    for _ in range(3):
+    for _unused in range(3):
         processor.handle_kinesis(kinesis_event(records))
     processor.handle_kinesis(kinesis_event(records[:4]))
     more = [congested(f"s{i}", "north", ts + 100 + i, 20 + i) for i in range(8)]  # same window, still congested
@@ -73,7 +73,7 @@ def test_one_alert_per_episode_however_often_windows_are_processed() -> None:
     # the zone clears in the next window, and the episode closes once
     clear = [congested(f"s{i}", "north", ts + 60_000 + i, 40 + i, speed=60.0) for i in range(8)]
     processor.clock.now = NOW + 90
-    for _ in range(2):
+    for _unused in range(2):
         processor.handle_kinesis(kinesis_event(clear))
     assert [a.detail_type for a in processor.publisher.alerts] == ["CongestionAlert", "CongestionCleared"]
     # late data for the old, congested window does not reopen the episode

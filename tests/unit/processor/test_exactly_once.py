@@ -96,7 +96,7 @@ def test_counts_are_exact_under_any_redelivery(seed: int, size: int, gateway: bo
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 10_000), size=st.integers(1, 40), data=st.data())
 def test_order_of_records_within_a_zone_does_not_change_the_result(seed: int, size: int, data: st.DataObject) -> None:
-    records, _ = stream(seed, size, gateway=True)
+    records, _expected = stream(seed, size, gateway=True)
     permutation = data.draw(st.permutations(range(len(records))))
     shuffled = []
     for new_seq, old in enumerate(permutation):

@@ -41,7 +41,7 @@ def mutate(rng: random.Random, r: dict[str, Any]) -> Any:
     elif choice < 0.45:
         return rng.choice(ODD_VALUES)
     elif choice < 0.5:
-        r[rng.choice(["extra", "sensor_id", "zone"])] = "".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(0, 70)))
+        r[rng.choice(["extra", "sensor_id", "zone"])] = "".join(chr(rng.randint(0, 0x2FFF)) for _unused in range(rng.randint(0, 70)))
     return r
 
 
@@ -55,7 +55,7 @@ def payload_bytes(rng: random.Random) -> tuple[bytes | str, int]:
         n = rng.choice([0, 1, 5, 50, 499, 500, 501]) if kind < 0.41 else rng.randint(1, 20)
         zone = f"z{rng.randint(0, 3)}"
         readings = []
-        for _ in range(n):
+        for _unused in range(n):
             r = valid(rng)
             r["zone"] = zone if rng.random() < 0.95 else "other"
             readings.append(mutate(rng, r) if rng.random() < 0.3 else r)
@@ -65,7 +65,7 @@ def payload_bytes(rng: random.Random) -> tuple[bytes | str, int]:
     mode = rng.random()
     if mode < 0.06:
         raw = bytearray(raw)
-        for _ in range(rng.randint(1, 5)):
+        for _unused in range(rng.randint(1, 5)):
             raw[rng.randrange(len(raw))] = rng.randrange(256)
         raw = bytes(raw)
         claimed = -1  # unknown: it may still be valid JSON
@@ -73,7 +73,7 @@ def payload_bytes(rng: random.Random) -> tuple[bytes | str, int]:
         raw = raw[: rng.randrange(len(raw))]
         claimed = -1
     elif mode < 0.11:
-        return "".join(rng.choice("ABCxyz+/=*-_ \n") for _ in range(rng.randint(0, 40))), -1
+        return "".join(rng.choice("ABCxyz+/=*-_ \n") for _unused in range(rng.randint(0, 40))), -1
     return raw, claimed
 
 
@@ -82,9 +82,9 @@ def test_fuzz_no_exception_and_every_reading_accounted_for() -> None:
     processor = make_processor(NOW)
     seq = 0
     total_accepted = total_rejected = 0
-    for _ in range(RECORDS // CHUNK):
+    for _unused in range(RECORDS // CHUNK):
         records, claims = [], []
-        for _ in range(CHUNK):
+        for _unused in range(CHUNK):
             seq += 1
             raw, claimed = payload_bytes(rng)
             records.append(kinesis_record(None, seq, raw=raw, partition_key="fuzz"))

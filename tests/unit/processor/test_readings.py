@@ -91,7 +91,7 @@ FIELD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value", "expected"), FIELD_CASES, ids=[f"{f}={v!r}"[:60] for f, v, _ in FIELD_CASES])
+@pytest.mark.parametrize(("field", "value", "expected"), FIELD_CASES, ids=[f"{f}={v!r}"[:60] for f, v, _expected in FIELD_CASES])
 def test_field_rules(field: str, value: Any, expected: str) -> None:
     payload = dict(OK)
     if value == "DELETE":
