@@ -156,8 +156,8 @@ def test_sweep_over_the_endpoint(aws: dict[str, Any], handler: Any) -> None:
     at(proc, NOW + 600 + 9 * 60 + 15)
     summary = handler.lambda_handler({"action": "sweep"}, None)
     delivered = drain(sqs, aws["alert_queue"])
-    # the sensors of the previous test (north, south) fell silent too: nothing since NOW
-    assert summary["alerts"].get("SensorSilent") == 8 + 9
+    # sensors of other tests on this endpoint (north, south) may have fallen silent too: look at east only
+    assert summary["alerts"].get("SensorSilent", 0) >= 8
     silent = sorted(e["detail"]["sensor_id"] for e in delivered if e["detail-type"] == "SensorSilent" and e["detail"]["zone"] == "east")
     assert silent == [f"e-{i}" for i in range(8)]
     assert [e["detail"]["zone"] for e in delivered if e["detail-type"] == "ZoneDataDrop"] == ["east"]

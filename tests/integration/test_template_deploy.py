@@ -142,7 +142,7 @@ def test_function_and_its_event_source_mapping(endpoint: Endpoint, stack: dict[s
     assert mapping["MaximumBatchingWindowInSeconds"] == 5  # the template default: fuller batches, fewer zone-window writes
     assert mapping["ParallelizationFactor"] == 1
     assert mapping["BisectBatchOnFunctionError"] is True
-    assert mapping["MaximumRetryAttempts"] == 5
+    assert mapping["MaximumRetryAttempts"] == 10000
     assert mapping["MaximumRecordAgeInSeconds"] == 3600
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"].endswith(f":{NAME}-dead-letters")

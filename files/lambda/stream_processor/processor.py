@@ -186,6 +186,22 @@ class Processor:
         )
         if decision is None:
             return None
+        # A transition is rare: decide it again on the stored state (consistent read), since this container's copy
+        # may be stale when another container processed the zone since (shards are not pinned to containers).
+        state = self.zone_states[zone] = self.store.get_zone_state(zone)
+        decision = congestion_decision(
+            state,
+            zone,
+            window_start,
+            result.count,
+            result.congestion_sum,
+            now_s,
+            cfg.congestion_threshold,
+            cfg.congestion_clear_threshold,
+            cfg.min_readings,
+        )
+        if decision is None:
+            return None
         new, alert = decision
         # Publish first, then store: a failure in between repeats the alert at worst, it never loses it.
         self.publisher.publish([alert])

@@ -123,13 +123,16 @@ def _excerpt(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         text = bytes(value[: MAX_EXCERPT + 1]).decode("utf-8", "replace")
     else:
-        text = repr(value)
+        try:
+            text = repr(value)
+        except RecursionError:  # deeply nested JSON: its repr would overflow the stack
+            text = f"<{type(value).__name__} nested too deeply to show>"
     return text if len(text) <= MAX_EXCERPT else text[:MAX_EXCERPT] + "..."
 
 
 # Group entry layout: [sequence number (int), record index, readings, vehicle_count sum, speed sum, congestion sum]
 SEQ, REC, COUNT, VEHICLES, SPEED, CONGESTION = range(6)
-GroupKey = tuple[str, int, str]  # zone, window_start (epoch s), shard id
+GroupKey = tuple[str, int, str]  # zone, window_start (epoch s), "<shard id>#<partition key>"
 SensorLatest = tuple[int, int, str, int, float, Optional[float], float]  # ts, record, zone, count, speed, occ, ci
 
 
@@ -165,13 +168,18 @@ def _strict_base64(data: str) -> bytes:
         return binascii.a2b_base64(data)
 
 
-def _shard_of(record: dict) -> str:
+def _stream_of(record: dict, kinesis: dict) -> str:
+    """``<shard id>#<partition key>``: the unit within which Kinesis (and the mapping, whatever its
+    ParallelizationFactor) keeps records in sequence order. A zone-window item per stream unit keeps the
+    absorbed-prefix property even when a reading's zone differs from the record's partition key."""
+    shard = "shard"
     event_id = record.get("eventID")
     if isinstance(event_id, str):
-        shard, sep, _rest = event_id.partition(":")
+        head, sep, _rest = event_id.partition(":")
         if sep:
-            return shard
-    return "shard"
+            shard = head
+    key = kinesis.get("partitionKey")
+    return f"{shard}#{key}" if isinstance(key, str) else shard
 
 
 def parse_batch(  # noqa: PLR0912, PLR0915 - one flat loop: a call per reading would cost a third of the throughput
@@ -237,7 +245,7 @@ def parse_batch(  # noqa: PLR0912, PLR0915 - one flat loop: a call per reading w
         elif type(readings) is not list or not readings or len(readings) > MAX_BATCH_READINGS:
             rejects.append(Reject(index, "bad_batch", _excerpt(raw)))
             continue
-        shard = _shard_of(record)
+        shard = _stream_of(record, kinesis)
         batch_zone = None
         last_zone = None
         last_ws = -1

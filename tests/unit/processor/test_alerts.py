@@ -193,3 +193,15 @@ def test_sweep_failure_of_one_zone_raises_after_the_others() -> None:
     with pytest.raises(Exception, match="sweep failed for 1 zone"):
         processor.sweep()
     assert processor.telemetry.sweeps[-1]["zones"] == 2
+
+
+def test_a_warm_container_with_a_stale_zone_state_does_not_repeat_the_alert() -> None:
+    """Shards are not pinned to containers: B cached CLEAR, then A raised the alert; B must not raise it again."""
+    a, b = make_processor(NOW + 30), make_processor(NOW + 30)
+    b.store, b.publisher = a.store, a.publisher
+    ts = NOW * 1000 + 1000
+    b.handle_kinesis(kinesis_event([congested(f"s{i}", "north", ts + i, i + 1, speed=60.0) for i in range(8)]))
+    assert b.zone_states["north"].state == CLEAR
+    a.handle_kinesis(kinesis_event([congested(f"s{i}", "north", ts + 100 + i, 100 + i) for i in range(40)]))
+    b.handle_kinesis(kinesis_event([congested(f"s{i}", "north", ts + 200 + i, 200 + i) for i in range(16)]))
+    assert [x.detail_type for x in a.publisher.alerts] == ["CongestionAlert"]

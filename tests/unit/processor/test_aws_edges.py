@@ -164,9 +164,11 @@ def test_quarantine_batches_by_ten() -> None:
     sqs = client("sqs")
     quarantine = SqsQuarantine(sqs, "http://127.0.0.1:9/123456789012/q", no_sleep()[0])
     with Stubber(sqs) as stub:
-        stub.add_response("send_message_batch", {"Successful": [], "Failed": []})
-        stub.add_response("send_message_batch", {"Successful": [], "Failed": []})
+        url = "http://127.0.0.1:9/123456789012/q"
+        stub.add_response("send_message_batch", {"Successful": [], "Failed": []}, {"QueueUrl": url, "Entries": [ANY] * 10})
+        stub.add_response("send_message_batch", {"Successful": [], "Failed": []}, {"QueueUrl": url, "Entries": [ANY] * 2})
         quarantine.send([{"reason": "bad_json", "n": i} for i in range(12)])
+        stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize(

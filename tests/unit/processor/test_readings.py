@@ -164,9 +164,9 @@ def test_aggregates_by_zone_window_and_shard() -> None:
     window = (NOW_MS - 1_000) // 60_000 * 60
     summed = {key: [sum(e[i] for e in entries) for i in (2, 3, 4, 5)] for key, entries in batch.groups.items()}
     assert summed == {
-        ("z1", window - 60, "shardId-000000000000"): [1, 1, 10.0, 0.2],
-        ("z1", window, "shardId-000000000000"): [2, 5, 50.0, pytest.approx(1.0)],
-        ("z2", window, "shardId-000000000001"): [1, 4, 40.0, 0.8],
+        ("z1", window - 60, "shardId-000000000000#zone"): [1, 1, 10.0, 0.2],
+        ("z1", window, "shardId-000000000000#zone"): [2, 5, 50.0, pytest.approx(1.0)],
+        ("z2", window, "shardId-000000000001#zone"): [1, 4, 40.0, 0.8],
     }
     assert batch.latest["b"][0] == NOW_MS - 1_000
 
@@ -261,3 +261,11 @@ def test_base64_check_without_strict_mode(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(readings.binascii, "a2b_base64", old_a2b)
     assert outcome(raw="***") == "bad_base64"
     assert outcome(raw=base64.b64encode(json.dumps(OK).encode()).decode()) == "ok"
+
+
+def test_deeply_nested_payloads_are_rejected_not_raised() -> None:
+    deep = "[" * 1000 + "]" * 1000
+    for raw in (f'{{"readings": [{deep}]}}', f'{{"sensor_id": "bad id", "zone": "z", "extra": {deep}}}', deep):
+        batch = parse([kinesis_record(None, 1, raw=raw.encode())])
+        assert batch.accepted == 0 and len(batch.rejects) == 1
+        assert len(batch.rejects[0].excerpt) <= 210
