@@ -172,34 +172,19 @@ class Processor:
 
     def _congestion(self, zone: str, window_start: int, result: WindowResult, now_s: int) -> Alert | None:
         cfg = self.settings
-        state = self._zone_state(zone)
-        decision = congestion_decision(
-            state,
-            zone,
-            window_start,
-            result.count,
-            result.congestion_sum,
-            now_s,
-            cfg.congestion_threshold,
-            cfg.congestion_clear_threshold,
-            cfg.min_readings,
-        )
-        if decision is None:
+
+        def decide(state: ZoneState) -> tuple[ZoneState, Alert] | None:
+            return congestion_decision(
+                state, zone, window_start, result.count, result.congestion_sum, now_s,
+                cfg.congestion_threshold, cfg.congestion_clear_threshold, cfg.min_readings,
+            )
+
+        if decide(self._zone_state(zone)) is None:
             return None
         # A transition is rare: decide it again on the stored state (consistent read), since this container's copy
         # may be stale when another container processed the zone since (shards are not pinned to containers).
         state = self.zone_states[zone] = self.store.get_zone_state(zone)
-        decision = congestion_decision(
-            state,
-            zone,
-            window_start,
-            result.count,
-            result.congestion_sum,
-            now_s,
-            cfg.congestion_threshold,
-            cfg.congestion_clear_threshold,
-            cfg.min_readings,
-        )
+        decision = decide(state)
         if decision is None:
             return None
         new, alert = decision
