@@ -22,7 +22,7 @@ if str(LAMBDA_DIR) not in sys.path:
 from stream_processor.aggregate import Contribution  # noqa: E402
 from stream_processor.alerts import Alert, ZoneState  # noqa: E402
 from stream_processor.config import Settings  # noqa: E402
-from stream_processor.observability import NullTelemetry  # noqa: E402
+from stream_processor.observability import NAMESPACE, Telemetry  # noqa: E402
 from stream_processor.ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult  # noqa: E402
 from stream_processor.processor import Processor  # noqa: E402
 
@@ -161,6 +161,31 @@ class MemoryStore(Store):
         for (zone, window_start, _shard), item in self.windows.items():
             counts[(zone, window_start)] = counts.get((zone, window_start), 0) + item["count"]
         return counts
+
+
+class NullTelemetry(Telemetry):
+    """Records what would be logged and measured, instead of writing through Powertools."""
+
+    def __init__(self) -> None:
+        self.service = "test"
+        self.namespace = NAMESPACE
+        self.batches: list[dict[str, Any]] = []
+        self.sweeps: list[dict[str, Any]] = []
+        self.rejects: list[dict[str, str]] = []
+        self.errors: list[str] = []
+        self._reject_logs = 0
+
+    def rejected(self, sequence_number: str, reason: str, message: str, excerpt: str) -> None:
+        self.rejects.append({"sequence_number": sequence_number, "reason": reason, "excerpt": excerpt})
+
+    def error(self, message: str, **fields: Any) -> None:
+        self.errors.append(message)
+
+    def batch(self, summary, rejected_by_reason, zone_index, alerts_by_type, latency_ms) -> None:
+        self.batches.append(dict(summary, zone_index=zone_index, alerts=alerts_by_type, latency_ms=latency_ms))
+
+    def sweep(self, summary, alerts_by_type) -> None:
+        self.sweeps.append(dict(summary, alerts=alerts_by_type))
 
 
 class MemoryPublisher(Publisher):

@@ -8,10 +8,9 @@ extended batch therefore only has to drop the entries at or below the stored seq
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple
 
-from .readings import CONGESTION, COUNT, REC, SEQ, SPEED, VEHICLES, SensorLatest
+from .readings import CONGESTION, COUNT, SEQ, SPEED, VEHICLES, SensorLatest
 
 SEQ_WIDTH = 130  # Kinesis sequence numbers have up to 129 digits; padding makes string order numeric order
 
@@ -30,19 +29,18 @@ class Contribution(NamedTuple):
     congestion: float
     low_seq: int  # first sequence number it carries
     high_seq: int  # last sequence number it carries
-    first_record: int  # index in the batch of the first record it carries
 
 
 def contribution(entries: list[list], above: int | None = None) -> Contribution | None:
     """Sum of the entries whose sequence number is above ``above`` (all when None); None when nothing is left."""
     count = vehicles = 0
     speed = congestion = 0.0
-    low = high = first = -1
+    low = high = -1
     for entry in entries:
         if above is not None and entry[SEQ] <= above:
             continue
         if low < 0:
-            low, first = entry[SEQ], entry[REC]
+            low = entry[SEQ]
         high = entry[SEQ]
         count += entry[COUNT]
         vehicles += entry[VEHICLES]
@@ -50,7 +48,7 @@ def contribution(entries: list[list], above: int | None = None) -> Contribution 
         congestion += entry[CONGESTION]
     if count == 0:
         return None
-    return Contribution(count, vehicles, speed, congestion, low, high, first)
+    return Contribution(count, vehicles, speed, congestion, low, high)
 
 
 def sensors_due(
@@ -69,11 +67,3 @@ def sensors_due(
             due.append(sensor_id)
     return due
 
-
-def first_record(indexes: Iterable[int]) -> int | None:
-    """The lowest record index of those given, or None."""
-    lowest = None
-    for index in indexes:
-        if lowest is None or index < lowest:
-            lowest = index
-    return lowest

@@ -89,27 +89,3 @@ class Telemetry:
             ) as metric:
                 metric.add_dimension(name=dimension, value=key)
 
-
-class NullTelemetry(Telemetry):
-    """Records what would be logged and measured; for tests and the benchmark's side-by-side runs."""
-
-    def __init__(self) -> None:
-        self.service = "test"
-        self.namespace = NAMESPACE
-        self.batches: list[dict[str, Any]] = []
-        self.sweeps: list[dict[str, Any]] = []
-        self.rejects: list[dict[str, str]] = []
-        self.errors: list[str] = []
-        self._reject_logs = 0
-
-    def rejected(self, sequence_number: str, reason: str, message: str, excerpt: str) -> None:
-        self.rejects.append({"sequence_number": sequence_number, "reason": reason, "excerpt": excerpt})
-
-    def error(self, message: str, **fields: Any) -> None:
-        self.errors.append(message)
-
-    def batch(self, summary, rejected_by_reason, zone_index, alerts_by_type, latency_ms) -> None:
-        self.batches.append(dict(summary, zone_index=zone_index, alerts=alerts_by_type, latency_ms=latency_ms))
-
-    def sweep(self, summary, alerts_by_type) -> None:
-        self.sweeps.append(dict(summary, alerts=alerts_by_type))

@@ -27,7 +27,7 @@ def no_sleep() -> tuple[Retry, list[float]]:
     return Retry(attempts=4, sleep=slept.append), slept
 
 
-PART = Contribution(count=3, vehicles=30, speed=120.0, congestion=1.5, low_seq=SEQ_BASE + 1, high_seq=SEQ_BASE + 3, first_record=0)
+PART = Contribution(count=3, vehicles=30, speed=120.0, congestion=1.5, low_seq=SEQ_BASE + 1, high_seq=SEQ_BASE + 3)
 
 
 def window_item(count: int, last: int) -> dict[str, Any]:
