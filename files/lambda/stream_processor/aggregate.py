@@ -66,4 +66,3 @@ def sensors_due(
         if written.get(sensor_id, -1) < window_start:
             due.append(sensor_id)
     return due
-

@@ -88,4 +88,3 @@ class Telemetry:
                 default_dimensions={"service": self.service},
             ) as metric:
                 metric.add_dimension(name=dimension, value=key)
-
