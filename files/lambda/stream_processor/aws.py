@@ -249,13 +249,13 @@ class DynamoStore(Store):
             condition = "window_start = :ew AND #st = :es"
             values = {":ew": _n(expected.window_start), ":es": {"S": expected.state}}
         values.update({":st": {"S": new.state}, ":since": _n(new.since), ":w": _n(new.window_start)})
-        values.update({":z": {"S": zone}, ":u": _n(now_s)})
         return self._conditional(
             "DynamoDB UpdateItem (zone alert state)",
             zone,
-            "SET #st = :st, #si = :since, window_start = :w, #z = :z, updated_at = :u",
+            now_s,
+            "#st = :st, #si = :since, window_start = :w",
             condition,
-            {"#st": "state", "#si": "since", "#z": "zone"},
+            {"#st": "state", "#si": "since"},
             values,
         )
 
@@ -266,34 +266,38 @@ class DynamoStore(Store):
         else:
             condition = "drop_window = :edw"
             values = {":edw": _n(expected.drop_window)}
-        values.update(
-            {
-                ":ds": {"S": new.drop_state},
-                ":dw": _n(new.drop_window),
-                ":db": _n(float(new.drop_baseline)),
-                ":z": {"S": zone},
-                ":u": _n(now_s),
-            }
-        )
+        values.update({":ds": {"S": new.drop_state}, ":dw": _n(new.drop_window), ":db": _n(float(new.drop_baseline))})
         return self._conditional(
             "DynamoDB UpdateItem (zone data-drop state)",
             zone,
-            "SET drop_state = :ds, drop_window = :dw, drop_baseline = :db, #z = :z, updated_at = :u",
+            now_s,
+            "drop_state = :ds, drop_window = :dw, drop_baseline = :db",
             condition,
-            {"#z": "zone"},
+            {},
             values,
         )
 
     def _conditional(
-        self, what: str, zone: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+        self,
+        what: str,
+        zone: str,
+        now_s: int,
+        sets: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
     ) -> bool:
+        """Conditionally SET ``sets`` (plus the zone and the update time) on the zone's ALERT item; False when the
+        condition does not hold."""
+        names = dict(names, **{"#z": "zone"})
+        values = dict(values, **{":z": {"S": zone}, ":u": _n(now_s)})
         try:
             self.retry.call(
                 what,
                 self.client.update_item,
                 TableName=self.table,
                 Key={"pk": {"S": "ZONE#" + zone}, "sk": {"S": "ALERT"}},
-                UpdateExpression=update,
+                UpdateExpression=f"SET {sets}, #z = :z, updated_at = :u",
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,

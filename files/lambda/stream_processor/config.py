@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -40,27 +41,16 @@ class Settings:
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,256}$")
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: Any, low: Any, high: Any) -> Any:
+    """The variable as the type of its default (int or float), within low..high; the default when unset."""
     raw = env.get(name, "")
     if raw.strip() == "":
         return default
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "")
-    if raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+        raise ConfigError(f"{name}: {raw!r} is not {'an integer' if kind is int else 'a number'}") from None
     if not low <= value <= high:  # also refuses NaN
         raise ConfigError(f"{name}: {value} is outside {low}..{high}")
     return value
@@ -80,16 +70,16 @@ def from_env(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         table_name=_name(env, "TABLE_NAME"),
         event_bus_name=_name(env, "EVENT_BUS_NAME"),
-        window_seconds=_int(env, "WINDOW_SECONDS", 60, 10, 3600),
-        congestion_threshold=_float(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
-        congestion_clear_threshold=_float(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
-        min_readings=_int(env, "MIN_READINGS", 5, 1, 1_000_000),
-        state_ttl_days=_int(env, "STATE_TTL_DAYS", 7, 1, 3650),
+        window_seconds=_number(env, "WINDOW_SECONDS", 60, 10, 3600),
+        congestion_threshold=_number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
+        congestion_clear_threshold=_number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
+        min_readings=_number(env, "MIN_READINGS", 5, 1, 1_000_000),
+        state_ttl_days=_number(env, "STATE_TTL_DAYS", 7, 1, 3650),
         quarantine_queue_url=env.get("QUARANTINE_QUEUE_URL", "").strip() or None,
-        drop_ratio=_float(env, "DROP_RATIO", 0.5, 0.0, 1.0),
-        drop_baseline_windows=_int(env, "DROP_BASELINE_WINDOWS", 5, 2, 60),
-        sweep_grace_seconds=_int(env, "SWEEP_GRACE_SECONDS", 10, 0, 3600),
-        free_flow_speed_kmh=_float(env, "FREE_FLOW_SPEED_KMH", 60.0, 5.0, 300.0),
+        drop_ratio=_number(env, "DROP_RATIO", 0.5, 0.0, 1.0),
+        drop_baseline_windows=_number(env, "DROP_BASELINE_WINDOWS", 5, 2, 60),
+        sweep_grace_seconds=_number(env, "SWEEP_GRACE_SECONDS", 10, 0, 3600),
+        free_flow_speed_kmh=_number(env, "FREE_FLOW_SPEED_KMH", 60.0, 5.0, 300.0),
     )
     if settings.congestion_clear_threshold >= settings.congestion_threshold:
         raise ConfigError(
