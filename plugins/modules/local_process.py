@@ -20,7 +20,7 @@ description:
   - Next to O(pid_file) the module keeps a sidecar file C(<pid_file>.json) with the command line and the kernel
     start time of the process. A pid is only treated as this module's process when its start time matches,
     so a pid reused by an unrelated process is never stopped or mistaken for the service.
-  - After a start the module waits until the service is healthy (O(health_url) or O(health_port)). If it exits or
+  - After a start the module waits until the service is healthy (O(health_url), O(health_port) or O(health_file)). If it exits or
     does not become healthy within O(timeout) seconds, it is killed and the task fails with the end of its log.
   - If the health check already passes before a start, another process holds the port, and the task fails without
     starting anything.
@@ -75,9 +75,16 @@ options:
     description:
       - After a start, and for an already running process, wait until C(127.0.0.1) accepts TCP connections on this
         port. Used when O(health_url) is not set.
-      - If neither O(health_url) nor O(health_port) is set, the module only checks that a new process is still
-        alive a moment after it started.
+      - If none of O(health_url), O(health_port) and O(health_file) is set, the module only checks that a new process
+        is still alive a moment after it started.
     type: int
+  health_file:
+    description:
+      - For a process without a port of its own (a worker): it is healthy while this file exists and was modified
+        less than 10 seconds ago. The process refreshes it while it works and its dependencies answer.
+      - The file is removed before a start, so a stale file of an earlier run never passes for the new process.
+      - Used when neither O(health_url) nor O(health_port) is set.
+    type: path
   timeout:
     description:
       - Seconds to wait for the process to become healthy, and for it to exit after SIGTERM when stopping it.
@@ -168,6 +175,7 @@ from ansible.module_utils.urls import open_url
 
 POLL_INTERVAL = 0.2
 ALIVE_CHECK_SECONDS = 1.0
+HEALTH_FILE_MAX_AGE = 10.0
 KILL_WAIT_SECONDS = 5.0
 LOG_TAIL_LINES = 20
 LOG_TAIL_BYTES = 64 * 1024
@@ -345,8 +353,15 @@ def terminate(pid: int, timeout: float) -> None:
         raise ProcessError(f"pid {pid} is still alive after SIGKILL")
 
 
-def probe(health_url: str | None, health_port: int | None, timeout: float) -> str | None:
+def probe(params: dict, timeout: float) -> str | None:
     """One health check: None if healthy, else why not."""
+    health_url, health_port, health_file = params["health_url"], params["health_port"], params["health_file"]
+    if not health_url and health_port is None:
+        try:
+            age = time.time() - os.stat(health_file).st_mtime
+        except OSError as e:
+            return f"{health_file}: {e.strerror}"
+        return None if age < HEALTH_FILE_MAX_AGE else f"{health_file} is {age:.0f}s old"
     try:
         if health_url:
             open_url(health_url, method="GET", timeout=timeout, use_proxy=False, use_netrc=False).close()
@@ -362,12 +377,16 @@ def probe(health_url: str | None, health_port: int | None, timeout: float) -> st
 
 
 def has_health_check(params: dict) -> bool:
-    return bool(params["health_url"]) or params["health_port"] is not None
+    return bool(params["health_url"]) or params["health_port"] is not None or bool(params["health_file"])
 
 
 def ensure_health_target_free(params: dict) -> None:
     """Fail before a start if something already answers the health check: it would pass for the wrong process."""
-    if has_health_check(params) and probe(params["health_url"], params["health_port"], 1.0) is None:
+    if params["health_file"] and not params["health_url"] and params["health_port"] is None:
+        if os.path.exists(params["health_file"]):
+            os.unlink(params["health_file"])  # an earlier run's file must not pass for the new process
+        return
+    if has_health_check(params) and probe(params, 1.0) is None:
         target = params["health_url"] or f"127.0.0.1:{params['health_port']}"
         raise ProcessError(f"{target} already answers before the process is started; another process holds it")
 
@@ -387,7 +406,7 @@ def wait_healthy(exit_reason: Callable[[], str | None], params: dict) -> str | N
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return f"not healthy after {timeout}s (last check: {last_error})"
-        error = probe(params["health_url"], params["health_port"], max(0.1, min(remaining, 5.0)))
+        error = probe(params, max(0.1, min(remaining, 5.0)))
         if error is None:
             return None
         last_error = error
@@ -497,6 +516,7 @@ def main() -> None:
             "environment": {"type": "dict"},
             "health_url": {"type": "str"},
             "health_port": {"type": "int"},
+            "health_file": {"type": "path"},
             "timeout": {"type": "int", "default": 30},
             "restart_on_change": {"type": "bool", "default": True},
         },

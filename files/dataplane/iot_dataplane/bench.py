@@ -1,0 +1,260 @@
+"""The pipeline benchmark: the simulator against the running local data plane, measured end to end.
+
+It publishes a fleet (default 50,000 sensors at 1 Hz in gateway batches of 500, 100 zones) for a fixed time through
+the broker, the bridge, Kinesis, the poller and the real handler, and prints:
+
+- readings acknowledged by the broker, readings stored (sum of the zone window counts), lost (must be 0) and
+  counted twice (must be 0);
+- sustained rates: published readings/s and stored readings/s over the whole run;
+- latency from publish to the zone item being readable (p50/p95/p99), sampled on a few zones that are read ten
+  times a second, and from publish to the CongestionAlert of one congested zone (through the alert probe queue);
+- where the time goes: the bridge's and the poller's own figures (batch sizes, handler time, PutRecords and
+  GetRecords time, waiting in the broker and the batching window).
+
+Its zones are named ``smoke-b<time>-z<nnn>`` (synthetic traffic: routed to the probe queue, never to people) and
+are removed afterwards unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import DependencyError, aws_client, percentiles, stack_outputs
+from .pki import LocalCA
+from .simulator import Congestion, MqttTransport, Scenario, Simulator
+from .smoke import cleanup, drain, zone_totals
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", required=True)
+    p.add_argument("--endpoint-url", required=True)
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--mqtt-host", default="127.0.0.1")
+    p.add_argument("--mqtt-port", type=int, required=True)
+    p.add_argument("--pki-dir", required=True)
+    p.add_argument("--state-dir", required=True, help="the region's data plane state (bridge and poller stats)")
+    p.add_argument("--sensors", type=int, default=50_000)
+    p.add_argument("--zones", type=int, default=100)
+    p.add_argument("--gateway-size", type=int, default=500)
+    p.add_argument("--rate", type=float, default=1.0)
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--latency-zones", type=int, default=4)
+    p.add_argument("--settle", type=float, default=60.0, help="at most this long to wait for the pipeline to drain")
+    p.add_argument("--basic-ingest", action="store_true")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--json", help="also write the result to this file")
+    p.set_defaults(func=cmd_bench)
+
+
+class Watcher(threading.Thread):
+    """Reads the sampled zones' totals ten times a second and the probe queue twice a second."""
+
+    def __init__(self, dynamodb: Any, sqs: Any, table: str, probe_url: str, zones: list[str], alert_zone: str) -> None:
+        super().__init__(daemon=True)
+        self.dynamodb, self.sqs, self.table, self.probe_url = dynamodb, sqs, table, probe_url
+        self.zones = zones
+        self.alert_zone = alert_zone
+        self.polls: dict[str, list[tuple[float, int]]] = {z: [] for z in zones}
+        self.alert_at: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        next_probe = 0.0
+        while not self.stop.is_set():
+            for zone in self.zones:
+                total = zone_totals(self.dynamodb, self.table, zone)["count"]
+                self.polls[zone].append((time.time(), total))
+            if self.alert_at is None and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + 0.5
+                got = drain(
+                    self.sqs, self.probe_url, lambda b: (b.get("detail") or {}).get("zone") == self.alert_zone and b.get("detail-type") == "CongestionAlert"
+                )
+                if got:
+                    self.alert_at = time.time()
+            self.stop.wait(0.1)
+
+
+def publish_to_visible(published: dict[str, list[tuple[float, int]]], polls: dict[str, list[tuple[float, int]]]) -> list[float]:
+    """For every publish (time, cumulative readings of its zone), the time until a read first saw that many."""
+    latencies = []
+    for zone, events in published.items():
+        seen = polls.get(zone, [])
+        totals = [t for _, t in seen]
+        # totals only grow; the first poll at or after the publish whose total covers the publish
+        for t_pub, cumulative in events:
+            index = bisect.bisect_left(totals, cumulative)
+            while index < len(seen) and seen[index][0] < t_pub:
+                index += 1
+            if index < len(seen):
+                latencies.append(seen[index][0] - t_pub)
+    return latencies
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        outputs = stack_outputs(args.region, args.endpoint_url, args.stack_name)
+    except DependencyError as exc:
+        print(f"bench: {exc}")
+        return 3
+    run = time.strftime("%H%M%S", time.gmtime())
+    prefix = f"smoke-b{run}"
+    alert_zone = f"{prefix}-z001"
+    scenario = Scenario(
+        sensors=args.sensors,
+        zones=args.zones,
+        rate_hz=args.rate,
+        duration_s=args.duration,
+        gateway_size=args.gateway_size,
+        seed=11,
+        prefix=prefix,
+        congestions=[Congestion(alert_zone, 0.0, args.duration / 60 + 1)],
+    )
+    sampled = [f"{prefix}-z{i + 1:03d}" for i in range(min(args.latency_zones, args.zones))]
+    published: dict[str, list[tuple[float, int]]] = {z: [] for z in sampled}
+    cumulative = dict.fromkeys(sampled, 0)
+    first_publish: dict[str, float] = {}
+
+    def on_publish(zone: str, at: float, count: int) -> None:
+        first_publish.setdefault(zone, at)
+        if zone in cumulative:
+            cumulative[zone] += count
+            published[zone].append((at, cumulative[zone]))
+
+    simulator = Simulator(scenario, rule_name=outputs.get("TopicRuleName") if args.basic_ingest else None, on_publish=on_publish)
+    ca = LocalCA(args.pki_dir)
+    print(
+        f"bench: {args.sensors} sensors in {args.zones} zones at {args.rate} Hz, gateways of {args.gateway_size}, "
+        f"{args.duration:.0f}s; issuing {len(simulator.devices)} device certificates",
+        flush=True,
+    )
+
+    def cert_for(device: str) -> tuple[str, str]:
+        ca.ensure_leaf(device)
+        paths = ca.paths(device)
+        return str(paths.cert), str(paths.key)
+
+    transport = MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), cert_for, simulator.ack)
+    dynamodb = aws_client("dynamodb", args.region, args.endpoint_url)
+    watcher = Watcher(
+        aws_client("dynamodb", args.region, args.endpoint_url),
+        aws_client("sqs", args.region, args.endpoint_url),
+        outputs["TableName"],
+        outputs["AlertProbeQueueUrl"],
+        sampled,
+        alert_zone,
+    )
+    watcher.start()
+    report = simulator.run(transport)
+    published_at = time.time()
+    print(
+        f"bench: published {report.readings_acked} readings ({report.messages_acked} messages) in {report.duration_s:.1f}s; waiting for the pipeline to drain",
+        flush=True,
+    )
+    zones = simulator.zones
+    stored, drained_at = wait_drained(dynamodb, outputs["TableName"], zones, report.readings_acked, watcher, args.settle)
+    time.sleep(0.3)
+    watcher.stop.set()
+    watcher.join(5)
+    latencies = publish_to_visible(published, watcher.polls)
+    lat = {k: (round(v * 1000) if v is not None else None) for k, v in percentiles(latencies).items()}
+    alert_latency = None
+    if watcher.alert_at is not None and alert_zone in first_publish:
+        alert_latency = round((watcher.alert_at - first_publish[alert_zone]) * 1000)
+    stats = component_stats(Path(args.state_dir))
+    end = drained_at or time.time()
+    result = {
+        "sensors": args.sensors,
+        "zones": args.zones,
+        "gateway_size": args.gateway_size,
+        "rate_hz": args.rate,
+        "duration_s": report.duration_s,
+        "readings_published": report.readings_acked,
+        "messages_published": report.messages_acked,
+        "messages_refused": report.messages_refused,
+        "readings_stored": stored,
+        "readings_lost": max(0, report.readings_acked - stored),
+        "readings_double_counted": max(0, stored - report.readings_acked),
+        "published_per_s": round(report.readings_acked / report.duration_s) if report.duration_s else 0,
+        "stored_per_s": round(stored / (end - report.started_at)) if end > report.started_at else 0,
+        "drain_after_publish_s": round(drained_at - published_at, 2) if drained_at else None,
+        "publish_to_zone_item_ms": lat,
+        "latency_samples": len(latencies),
+        "publish_to_alert_ms": alert_latency,
+        "publisher_lag_ms": report.publish_lag_ms,
+        "bridge": stats.get("bridge"),
+        "poller": stats.get("poller"),
+    }
+    if not args.keep:
+        remove_fleet(dynamodb, outputs["TableName"], simulator)
+    print_result(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True))
+    ok = result["readings_lost"] == 0 and result["readings_double_counted"] == 0 and not report.messages_refused
+    return 0 if ok else 1
+
+
+def component_stats(state: Path) -> dict[str, Any]:
+    """The bridge's and the poller's own figures (their stats files, refreshed every second)."""
+    stats = {}
+    for name in ("bridge", "poller"):
+        path = state / f"{name}.stats.json"
+        if path.exists():
+            stats[name] = json.loads(path.read_text())
+    return stats
+
+
+def wait_drained(dynamodb: Any, table: str, zones: list[str], expected: int, watcher: Watcher, settle: float) -> tuple[int, float | None]:
+    """Until every published reading is stored (and the alert seen), at most ``settle`` seconds."""
+    stored = 0
+    drained_at = None
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        stored = sum(zone_totals(dynamodb, table, z)["count"] for z in zones)
+        if stored >= expected:
+            drained_at = drained_at or time.time()
+            if watcher.alert_at is not None:
+                break
+        time.sleep(0.5)
+    return stored, drained_at
+
+
+def remove_fleet(dynamodb: Any, table: str, simulator: Simulator) -> None:
+    """The benchmark's zones and sensors out of the table, so that later sweeps do not report them silent."""
+    by_zone: dict[str, list[str]] = {}
+    for device in simulator.devices:
+        by_zone.setdefault(device.zone, []).extend(s.sensor_id for s in device.sensors)
+    for zone in simulator.zones:
+        cleanup(dynamodb, table, zone, sorted(set(by_zone.get(zone, []))))
+
+
+def print_result(r: dict[str, Any]) -> None:
+    lat = r["publish_to_zone_item_ms"]
+    lines = [
+        "",
+        f"pipeline benchmark: {r['sensors']} sensors, {r['zones']} zones, gateways of {r['gateway_size']}, {r['rate_hz']} Hz, {r['duration_s']:.1f}s",
+        f"  readings published (broker acked) {r['readings_published']:>12,}   ({r['published_per_s']:,}/s)",
+        f"  readings stored (zone windows)    {r['readings_stored']:>12,}   ({r['stored_per_s']:,}/s end to end)",
+        f"  lost {r['readings_lost']}, counted twice {r['readings_double_counted']}, refused messages {r['messages_refused']}",
+        f"  publish -> zone item readable     p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms ({r['latency_samples']} samples)",
+        f"  publish -> CongestionAlert        {r['publish_to_alert_ms']} ms",
+        f"  pipeline drained {r['drain_after_publish_s']} s after the last publish; publisher lag {r['publisher_lag_ms']}",
+    ]
+    bridge, poller = r.get("bridge") or {}, r.get("poller") or {}
+    if bridge:
+        lines.append(
+            f"  bridge: {bridge.get('put_calls')} PutRecords calls, put {bridge.get('put_ms')} ms, "
+            f"receive->put {bridge.get('receive_to_put_ms')} ms, entry retries {bridge.get('entry_retries')}"
+        )
+    if poller:
+        lines.append(
+            f"  poller: {poller.get('invocations')} invocations, batch {poller.get('batch_size')} records, "
+            f"handler {poller.get('handler_ms')} ms, GetRecords {poller.get('get_records_ms')} ms, "
+            f"batching wait {poller.get('batch_wait_ms')} ms"
+        )
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,255 @@
+"""The bridge: what the template's IoT topic rule does, for the local broker.
+
+It subscribes to the telemetry topics (plain and Basic Ingest) with QoS 1 and a persistent session, and writes each
+message to the Kinesis stream with the rule's partition key, ``${topic(2)}`` = the zone. Messages go out in batched
+PutRecords calls; only the entries Kinesis rejects are retried. A message is acknowledged to the broker only after
+Kinesis has accepted it, so a bridge that stops (or an endpoint that fails) loses nothing: the broker keeps the
+unacknowledged messages of the session and delivers them again when the bridge is back (at least once, like the
+IoT rule's retries).
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from .broker import telemetry_filters
+from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connection_error, percentiles
+
+MAX_RECORDS = 500  # PutRecords: at most 500 entries
+MAX_REQUEST_BYTES = 5_000_000  # and 5 MB per request
+SESSION_EXPIRY_SECONDS = 24 * 3600
+
+
+@dataclass
+class Message:
+    mid: int
+    qos: int
+    partition_key: str
+    payload: bytes
+    received: float
+
+
+@dataclass
+class BridgeStats:
+    received: int = 0
+    forwarded: int = 0
+    put_calls: int = 0
+    entry_retries: int = 0
+    skipped_topics: int = 0
+    put_ms: list[float] = field(default_factory=list)
+    queue_ms: list[float] = field(default_factory=list)
+
+    def snapshot(self, backlog: int) -> dict[str, Any]:
+        put = percentiles(self.put_ms[-5000:])
+        queue = percentiles(self.queue_ms[-5000:])
+        return {
+            "component": "bridge",
+            "received": self.received,
+            "forwarded": self.forwarded,
+            "put_calls": self.put_calls,
+            "entry_retries": self.entry_retries,
+            "backlog": backlog,
+            "skipped_topics": self.skipped_topics,
+            "put_ms": put,
+            "receive_to_put_ms": queue,
+            "time": time.time(),
+        }
+
+
+def partition_key(topic: str, rule_name: str) -> str | None:
+    """The rule's ``${topic(2)}``: the zone of traffic/<zone>/<client_id>/telemetry (Basic Ingest prefix removed)."""
+    prefix = f"$aws/rules/{rule_name}/"
+    if topic.startswith(prefix):
+        topic = topic[len(prefix) :]
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != "traffic" or parts[3] != "telemetry" or not parts[1]:
+        return None
+    return parts[1]
+
+
+class Bridge:
+    def __init__(
+        self,
+        kinesis: Any,
+        stream_name: str,
+        rule_name: str,
+        client_id: str,
+        host: str,
+        port: int,
+        ca_file: str,
+        cert_file: str,
+        key_file: str,
+        beacon: Beacon,
+        outage_seconds: float = 60.0,
+        flush_seconds: float = 0.05,
+    ) -> None:
+        self.kinesis = kinesis
+        self.stream_name = stream_name
+        self.rule_name = rule_name
+        self.host = host
+        self.port = port
+        self.beacon = beacon
+        self.flush_seconds = flush_seconds
+        self.pending: deque[Message] = deque()
+        self.lock = threading.Lock()
+        self.stats = BridgeStats()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.endpoint = Outage(f"Kinesis stream {stream_name} at the AWS endpoint", outage_seconds)
+        self.broker = Outage(f"MQTT broker {host}:{port}", outage_seconds)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(0.5, 5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # --- MQTT side ------------------------------------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            LOG.error("broker %s:%s refused the bridge: %s", self.host, self.port, reason)
+            return
+        LOG.info("connected to the broker %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+        client.subscribe([(topic, 1) for topic in telemetry_filters(self.rule_name)])
+        self.connected.set()
+        self.broker.ok()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connected.clear()
+        if not self.stopping.is_set():
+            LOG.warning("disconnected from the broker %s:%s: %s; reconnecting", self.host, self.port, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        key = partition_key(msg.topic, self.rule_name)
+        if key is None:  # the ACL lets nothing else through; never block the session on it
+            self.stats.skipped_topics += 1
+            client.ack(msg.mid, msg.qos)
+            return
+        with self.lock:
+            self.pending.append(Message(msg.mid, msg.qos, key, msg.payload, time.monotonic()))
+            self.stats.received += 1
+
+    # --- Kinesis side ----------------------------------------------------------------------------------------------------
+    def _take(self) -> list[Message]:
+        batch: list[Message] = []
+        size = 0
+        with self.lock:
+            while self.pending and len(batch) < MAX_RECORDS:
+                head = self.pending[0]
+                entry_size = len(head.payload) + len(head.partition_key)
+                if batch and size + entry_size > MAX_REQUEST_BYTES:
+                    break
+                batch.append(self.pending.popleft())
+                size += entry_size
+        return batch
+
+    def _put(self, batch: list[Message]) -> None:
+        """Write the batch; retry only the rejected entries. Raises DependencyError when the endpoint stays down."""
+        todo = batch
+        attempt = 0
+        while todo:
+            started = time.monotonic()
+            try:
+                response = self.kinesis.put_records(
+                    StreamName=self.stream_name,
+                    Records=[{"Data": m.payload, "PartitionKey": m.partition_key} for m in todo],
+                )
+            except Exception as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise DependencyError(
+                        f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
+                        "state (restarted?) or the stack is gone. Run deploy.yml again; the broker keeps the "
+                        "unforwarded messages of this bridge's session."
+                    ) from exc
+                hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
+                self.endpoint.failed(exc, hint)
+                self._sleep_backoff(attempt)
+                attempt += 1
+                continue
+            self.endpoint.ok()
+            self.stats.put_calls += 1
+            self.stats.put_ms.append((time.monotonic() - started) * 1000)
+            failed = []
+            now = time.monotonic()
+            for message, result in zip(todo, response["Records"]):
+                if "ErrorCode" in result:
+                    failed.append(message)
+                else:
+                    self.client.ack(message.mid, message.qos)
+                    self.stats.forwarded += 1
+                    self.stats.queue_ms.append((now - message.received) * 1000)
+            if failed:
+                self.stats.entry_retries += len(failed)
+                LOG.warning(
+                    "Kinesis rejected %d of %d records (%s); retrying those",
+                    len(failed),
+                    len(todo),
+                    response["Records"][todo.index(failed[0])].get("ErrorCode"),
+                )
+                self._sleep_backoff(attempt)
+                attempt += 1
+            todo = failed
+        if len(self.stats.put_ms) > 20000:
+            del self.stats.put_ms[:10000]
+            del self.stats.queue_ms[: len(self.stats.queue_ms) // 2]
+
+    def _sleep_backoff(self, attempt: int) -> None:
+        self.stopping.wait(random.uniform(0, min(5.0, 0.1 * 2**attempt)))
+
+    def check_stream(self) -> None:
+        try:
+            self.kinesis.describe_stream_summary(StreamName=self.stream_name)
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                raise DependencyError(f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint; deploy the stack first") from exc
+            raise DependencyError(f"cannot reach the AWS endpoint to describe stream {self.stream_name}: {exc}") from exc
+
+    # --- main loop ---------------------------------------------------------------------------------------------------------
+    def run(self, max_seconds: float | None = None) -> None:
+        self.check_stream()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        props.ReceiveMaximum = 65535
+        try:
+            self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        except OSError as exc:
+            raise DependencyError(f"cannot connect to the MQTT broker {self.host}:{self.port}: {exc}") from exc
+        self.client.loop_start()
+        self.connected.wait(10)
+        started = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+                if not self.connected.is_set():
+                    self.broker.failed(ConnectionError("not connected"), "Is the data plane's Mosquitto running?")
+                    self.stopping.wait(1.0)
+                    self.beacon.beat(self.stats.snapshot(len(self.pending)), healthy=False)
+                    continue
+                batch = self._take()
+                if batch:
+                    self._put(batch)
+                else:
+                    self.stopping.wait(self.flush_seconds)
+                self.beacon.beat(self.stats.snapshot(len(self.pending)))
+        finally:
+            self.beacon.beat(self.stats.snapshot(len(self.pending)), healthy=False, force=True)
+            self.beacon.clear()
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def stop(self) -> None:
+        self.stopping.set()

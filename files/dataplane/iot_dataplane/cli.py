@@ -1,0 +1,399 @@
+"""Command line of the local data plane: ``iot-dataplane <command> --help``.
+
+pki            the local CA: init, issue a certificate, revoke one
+broker-config  the Mosquitto configuration and ACL of one region's broker (and its certificates)
+bridge         MQTT -> Kinesis, as the IoT rule does (long-running)
+poller         Kinesis -> lambda_handler, as the event source mapping and the sweep schedule do (long-running)
+simulate       the sensor fleet: publish a scenario, print what was sent as JSON
+smoke          publish the smoke scenario and wait until the system shows it; JSON result, exit 1 if not
+bench          the pipeline benchmark against the running local data plane
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import broker as broker_mod
+from . import smoke
+from .bench import add_arguments as add_bench_arguments
+from .bridge import Bridge
+from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
+from .pki import LocalCA, PkiError
+from .poller import Checkpoints, LambdaContext, Mapping, Poller, load_handler
+from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator
+
+LAMBDA_DIR = str(Path(__file__).resolve().parents[2] / "lambda")
+
+
+def _print(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+# --- pki / broker-config ---------------------------------------------------------------------------------------------
+def cmd_pki(args: argparse.Namespace) -> int:
+    ca = LocalCA(args.dir)
+    if args.action == "init":
+        _print({"changed": ca.ensure_ca(), "ca": str(ca.ca_cert)})
+    elif args.action == "issue":
+        changed = ca.ensure_ca()
+        changed = ca.ensure_leaf(args.name, server=args.server, hosts=tuple(args.host or ())) or changed
+        paths = ca.paths(args.name)
+        _print({"changed": changed, "cert": str(paths.cert), "key": str(paths.key)})
+    else:
+        _print({"changed": ca.revoke(args.name)})
+    return 0
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    ca = LocalCA(args.pki_dir)
+    changed = ca.ensure_ca()
+    changed = ca.ensure_leaf("broker", server=True, hosts=("127.0.0.1", "localhost")) or changed
+    changed = ca.ensure_leaf(args.bridge_name) or changed
+    out = Path(args.out_dir)
+    acl = out / "acl"
+    config = out / "mosquitto.conf"
+    changed = broker_mod.write_if_changed(acl, broker_mod.render_acl(args.rule_name, args.bridge_name)) or changed
+    changed = broker_mod.write_if_changed(config, broker_mod.render_config(ca, "broker", acl, args.host, args.port)) or changed
+    _print({"changed": changed, "config": str(config), "acl": str(acl), "ca": str(ca.ca_cert)})
+    return 0
+
+
+# --- long-running components -----------------------------------------------------------------------------------------
+def _run_component(component: Any, max_seconds: float | None) -> int:
+    def on_signal(signum: int, frame: Any) -> None:
+        LOG.info("signal %d: stopping", signum)
+        component.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    profile_path = os.environ.get("IOT_DATAPLANE_PROFILE")
+    profiler = None
+    if profile_path:
+        import cProfile  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        component.run(max_seconds=max_seconds)
+    except DependencyError as exc:
+        LOG.error("stopping: %s", exc)
+        return EXIT_DEPENDENCY
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+    LOG.info("stopped")
+    return 0
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    ca = LocalCA(args.pki_dir)
+    paths = ca.paths(args.name)
+    state = Path(args.state_dir)
+    bridge = Bridge(
+        kinesis=aws_client("kinesis", args.region, args.endpoint_url),
+        stream_name=args.stream_name,
+        rule_name=args.rule_name,
+        client_id=args.name,
+        host=args.mqtt_host,
+        port=args.mqtt_port,
+        ca_file=str(ca.ca_cert),
+        cert_file=str(paths.cert),
+        key_file=str(paths.key),
+        beacon=Beacon(str(state / "bridge.health"), str(state / "bridge.stats.json")),
+        outage_seconds=args.outage_seconds,
+    )
+    LOG.info("bridge %s: %s:%d -> Kinesis %s (%s at %s)", args.name, args.mqtt_host, args.mqtt_port, args.stream_name, args.region, args.endpoint_url or "AWS")
+    return _run_component(bridge, args.max_seconds)
+
+
+def build_poller(args: argparse.Namespace) -> Any:
+    lam = aws_client("lambda", args.region, args.endpoint_url)
+    try:
+        function = lam.get_function_configuration(FunctionName=args.function_name)
+        mappings = lam.list_event_source_mappings(FunctionName=args.function_name)["EventSourceMappings"]
+    except Exception as exc:
+        raise DependencyError(
+            f"cannot read function {args.function_name} and its event source mapping in {args.region}: {exc}. Deploy the stack first."
+        ) from exc
+    mappings = [m for m in mappings if ":kinesis:" in m.get("EventSourceArn", "")]
+    if not mappings:
+        raise DependencyError(f"function {args.function_name} has no Kinesis event source mapping")
+    mapping = Mapping.from_api(mappings[0])
+    environment = dict((function.get("Environment") or {}).get("Variables") or {})
+    environment.update(
+        AWS_REGION=args.region,
+        AWS_DEFAULT_REGION=args.region,
+        AWS_LAMBDA_FUNCTION_NAME=function["FunctionName"],
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(function.get("MemorySize", 128)),
+    )
+    if args.endpoint_url:
+        environment["AWS_ENDPOINT_URL"] = args.endpoint_url
+    handler, sweeper = load_handler(args.lambda_dir, environment)
+    state = Path(args.state_dir)
+    stream_name = mapping.stream_arn.split("/", 1)[1]
+
+    def context() -> LambdaContext:
+        return LambdaContext(function["FunctionName"], function["FunctionArn"], int(function.get("MemorySize", 128)), int(function.get("Timeout", 60)))
+
+    return Poller(
+        kinesis=aws_client("kinesis", args.region, args.endpoint_url),
+        sqs=aws_client("sqs", args.region, args.endpoint_url),
+        mapping=mapping,
+        handler=handler,
+        context_factory=context,
+        region=args.region,
+        role_arn=function.get("Role", ""),
+        function_arn=function["FunctionArn"],
+        checkpoints=Checkpoints(state / "checkpoints" / stream_name),
+        beacon=Beacon(str(state / "poller.health"), str(state / "poller.stats.json")),
+        sweep_seconds=args.sweep_seconds or None,
+        outage_seconds=args.outage_seconds,
+        sweeper=sweeper,
+    )
+
+
+def cmd_poller(args: argparse.Namespace) -> int:
+    try:
+        poller = build_poller(args)
+    except DependencyError as exc:
+        LOG.error("not starting: %s", exc)
+        return EXIT_DEPENDENCY
+    return _run_component(poller, args.max_seconds)
+
+
+# --- simulate / smoke ------------------------------------------------------------------------------------------------
+def make_transport(args: argparse.Namespace, on_ack: Any) -> Any:
+    if args.transport == "iot-data":
+        iot = aws_client("iot", args.region, args.endpoint_url)
+        address = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        client = aws_client("iot-data", args.region, f"https://{address}")
+        return IotDataTransport(client, on_ack)
+    ca = LocalCA(args.pki_dir)
+
+    def cert_for(device: str) -> tuple[str, str]:
+        ca.ensure_leaf(device)
+        paths = ca.paths(device)
+        return str(paths.cert), str(paths.key)
+
+    return MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), cert_for, on_ack)
+
+
+def parse_scenario(args: argparse.Namespace) -> Scenario:
+    congestions = []
+    for spec in args.congest or []:
+        zone, start, minutes = spec.rsplit(":", 2)
+        congestions.append(Congestion(zone, float(start), float(minutes)))
+    silences = []
+    for spec in args.silence or []:
+        sensor, start = spec.rsplit(":", 1)
+        silences.append(Silence(sensor, float(start)))
+    malformed = {}
+    for spec in args.malformed or []:
+        kind, _sep, count = spec.partition("=")
+        malformed[kind] = int(count or 1)
+    return Scenario(
+        sensors=args.sensors,
+        zones=args.zones,
+        rate_hz=args.rate,
+        duration_s=args.duration,
+        gateway_size=args.gateway_size,
+        seed=args.seed,
+        prefix=args.prefix,
+        congestions=congestions,
+        silences=silences,
+        malformed=malformed,
+        hour_offset=args.hour,
+        window_seconds=args.window_seconds,
+    )
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    try:
+        scenario = parse_scenario(args)
+        simulator = Simulator(scenario, rule_name=args.rule_name)
+    except ValueError as exc:
+        LOG.error("bad scenario: %s", exc)
+        return 2
+    transport = make_transport(args, simulator.ack)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    try:
+        report = simulator.run(transport, stop)
+    except ConnectionError as exc:
+        LOG.error("%s", exc)
+        return EXIT_DEPENDENCY
+    data = report.as_dict()
+    if args.report:
+        Path(args.report).write_text(json.dumps(data, indent=2, sort_keys=True))
+    _print(data)
+    return 0
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    try:
+        outputs = stack_outputs(args.region, args.endpoint_url, args.stack_name)
+    except DependencyError as exc:
+        _print({"ok": False, "missing": [str(exc)]})
+        return 1
+    run_id = args.run_id or time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    scenario = smoke.smoke_scenario(run_id)
+    simulator = Simulator(scenario, rule_name=outputs.get("TopicRuleName") if args.basic_ingest else None)
+    zone = simulator.zones[0]
+    try:
+        transport = make_transport(args, simulator.ack)
+        report = simulator.run(transport)
+    except (ConnectionError, OSError) as exc:
+        _print({"ok": False, "zone": zone, "missing": [f"publishing failed: {exc}"]})
+        return 1
+    dynamodb = aws_client("dynamodb", args.region, args.endpoint_url)
+    sqs = aws_client("sqs", args.region, args.endpoint_url)
+    result = smoke.probe(
+        dynamodb,
+        sqs,
+        outputs,
+        zone,
+        expected_readings=report.readings_acked,
+        expected_alert="CongestionAlert",
+        expected_reasons=dict(report.malformed_acked),
+        timeout=args.timeout,
+    )
+    result["published"] = {
+        "messages": report.messages_sent,
+        "acknowledged": report.messages_acked,
+        "refused": report.messages_refused,
+        "readings": report.readings_acked,
+        "malformed": report.malformed_acked,
+    }
+    if report.messages_refused or report.readings_acked != report.readings_sent:
+        result["ok"] = False
+        result["missing"].append(f"the broker acknowledged {report.messages_acked} of {report.messages_sent} messages ({report.messages_refused} refused)")
+    if result["ok"] and not args.keep:
+        sensor_ids = sorted({s.sensor_id for d in simulator.devices for s in d.sensors})
+        result["cleaned_items"] = smoke.cleanup(dynamodb, outputs["TableName"], zone, sensor_ids)
+    _print(result)
+    return 0 if result["ok"] else 1
+
+
+# --- parser ----------------------------------------------------------------------------------------------------------
+def _aws_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--region", required=True)
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="the local AWS endpoint (default: $AWS_ENDPOINT_URL; none: real AWS)")
+
+
+def _mqtt_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--transport",
+        choices=("mqtt", "iot-data"),
+        default="mqtt",
+        help="mqtt: the local broker with the local CA's certificates; iot-data: AWS IoT's HTTPS data plane",
+    )
+    p.add_argument("--mqtt-host", default="127.0.0.1")
+    p.add_argument("--mqtt-port", type=int, default=8883)
+    p.add_argument("--pki-dir", help="the local CA's directory (mqtt transport)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="iot-dataplane", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("-v", "--verbose", action="store_true")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pki", help="the local CA")
+    p.add_argument("action", choices=("init", "issue", "revoke"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--server", action="store_true")
+    p.add_argument("--host", action="append")
+    p.set_defaults(func=cmd_pki)
+
+    p = sub.add_parser("broker-config", help="one region's Mosquitto configuration, ACL and certificates")
+    p.add_argument("--pki-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--rule-name", required=True)
+    p.add_argument("--bridge-name", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.set_defaults(func=cmd_broker_config)
+
+    _component_parsers(sub)
+    _tool_parsers(sub)
+    return top
+
+
+def _component_parsers(sub: Any) -> None:
+    p = sub.add_parser("bridge", help="MQTT -> Kinesis, as the IoT rule does")
+    _aws_args(p)
+    p.add_argument("--stream-name", required=True)
+    p.add_argument("--rule-name", required=True)
+    p.add_argument("--name", required=True, help="the bridge's client id and certificate name")
+    p.add_argument("--mqtt-host", default="127.0.0.1")
+    p.add_argument("--mqtt-port", type=int, required=True)
+    p.add_argument("--pki-dir", required=True)
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--outage-seconds", type=float, default=60.0, help="stop (exit 3) when the endpoint or the broker has failed this long")
+    p.add_argument("--max-seconds", type=float)
+    p.set_defaults(func=cmd_bridge)
+
+    p = sub.add_parser("poller", help="Kinesis -> lambda_handler, as the event source mapping does")
+    _aws_args(p)
+    p.add_argument("--function-name", required=True)
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--lambda-dir", default=LAMBDA_DIR)
+    p.add_argument("--sweep-seconds", type=float, default=60.0, help="the sweep schedule's period (0: no sweep)")
+    p.add_argument("--outage-seconds", type=float, default=60.0)
+    p.add_argument("--code-version", help="the package the stack runs (logged; a new one restarts the poller)")
+    p.add_argument("--max-seconds", type=float)
+    p.set_defaults(func=cmd_poller)
+
+
+def _tool_parsers(sub: Any) -> None:
+    p = sub.add_parser("simulate", help="publish a scenario from the sensor fleet")
+    _aws_args(p)
+    _mqtt_args(p)
+    p.add_argument("--rule-name", help="publish to the Basic Ingest topic of this rule")
+    p.add_argument("--sensors", type=int, default=20)
+    p.add_argument("--zones", type=int, default=4)
+    p.add_argument("--rate", type=float, default=1.0, help="readings per sensor per second")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds")
+    p.add_argument("--gateway-size", type=int, default=0, help="sensors per gateway (0: no gateways)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--prefix", default="sim")
+    p.add_argument("--congest", action="append", metavar="ZONE:START_S:MINUTES")
+    p.add_argument("--silence", action="append", metavar="SENSOR:START_S")
+    p.add_argument("--malformed", action="append", metavar="KIND=N", help=f"kinds: {', '.join(sorted(MALFORMED_KINDS))}")
+    p.add_argument("--hour", type=float, help="hour of the daily profile at the start (default: now)")
+    p.add_argument("--window-seconds", type=int, default=60)
+    p.add_argument("--report", help="also write the report to this file")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("smoke", help="publish the smoke scenario and check that the system shows it")
+    _aws_args(p)
+    _mqtt_args(p)
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--basic-ingest", action="store_true", help="publish to the rule's Basic Ingest topic")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--run-id", help="up to 21 characters [a-z0-9] (default: the UTC time)")
+    p.add_argument("--keep", action="store_true", help="keep what the run stored (default: removed when green)")
+    p.set_defaults(func=cmd_smoke)
+
+    p = sub.add_parser("bench", help="the pipeline benchmark against the running local data plane")
+    add_bench_arguments(p)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except (PkiError, DependencyError) as exc:
+        LOG.error("%s", exc)
+        return EXIT_DEPENDENCY if isinstance(exc, DependencyError) else 2

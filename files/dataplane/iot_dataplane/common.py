@@ -1,0 +1,135 @@
+"""What the bridge, the poller and the tools share: AWS clients for the endpoint, dependency errors, health and stats."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+LOG = logging.getLogger("iot_dataplane")
+
+# Exit code of a component that stops because a dependency is gone for good or down too long.
+EXIT_DEPENDENCY = 3
+
+
+class DependencyError(Exception):
+    """A dependency (the AWS endpoint, the broker) is gone or has lost its state; the message says what to do."""
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def aws_client(service: str, region: str, endpoint_url: str | None, retries: int = 2) -> Any:
+    """A client for the endpoint (or real AWS when endpoint_url is None), with short timeouts: a dead endpoint must be
+    noticed in seconds, not after botocore's minute of retries."""
+    config = Config(
+        retries={"max_attempts": retries, "mode": "standard"},
+        connect_timeout=3,
+        read_timeout=30,
+        max_pool_connections=4,
+    )
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+def stack_outputs(region: str, endpoint_url: str | None, stack_name: str) -> dict[str, str]:
+    cfn = aws_client("cloudformation", region, endpoint_url)
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except Exception as exc:
+        raise DependencyError(f"cannot read stack {stack_name} in {region}: {exc}") from exc
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, (EndpointConnectionError, ConnectionError)) or (isinstance(exc, BotoCoreError) and "Could not connect" in str(exc))
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+class Outage:
+    """Tracks how long a dependency has been failing; raises DependencyError when it passes the allowed time.
+
+    Every failure is logged (never a silent loop); recovery is logged once."""
+
+    def __init__(self, name: str, allowed_seconds: float) -> None:
+        self.name = name
+        self.allowed = allowed_seconds
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: BaseException, hint: str = "") -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        self.failures += 1
+        down = now - self.since
+        LOG.warning("%s failing for %.0fs (attempt %d): %s", self.name, down, self.failures, exc)
+        if down >= self.allowed:
+            raise DependencyError(f"{self.name} has failed for {down:.0f}s (limit {self.allowed:.0f}s), last error: {exc}. {hint}".strip()) from exc
+
+    def ok(self) -> None:
+        if self.since is not None:
+            LOG.info("%s recovered after %.1fs and %d failed attempt(s)", self.name, time.monotonic() - self.since, self.failures)
+        self.since = None
+        self.failures = 0
+
+
+class Beacon:
+    """Health file (its mtime says the component is alive and its dependencies answer) and a stats file (JSON)."""
+
+    def __init__(self, health_file: str | None, stats_file: str | None, every: float = 1.0) -> None:
+        self.health = Path(health_file) if health_file else None
+        self.stats = Path(stats_file) if stats_file else None
+        self.every = every
+        self.last = 0.0
+        if self.health and self.health.exists():
+            self.health.unlink()
+
+    def beat(self, stats: dict[str, Any], healthy: bool = True, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        if self.stats:
+            write_json(self.stats, stats)
+        if self.health and healthy:
+            self.health.parent.mkdir(parents=True, exist_ok=True)
+            self.health.write_text(str(os.getpid()))
+
+    def clear(self) -> None:
+        if self.health and self.health.exists():
+            self.health.unlink()
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+def percentiles(samples: list[float], points: tuple[float, ...] = (50, 95, 99)) -> dict[str, float | None]:
+    if not samples:
+        return {f"p{int(p)}": None for p in points}
+    ordered = sorted(samples)
+    out: dict[str, float | None] = {}
+    for p in points:
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+        out[f"p{int(p)}"] = ordered[index]
+    return out

@@ -1,0 +1,518 @@
+"""The poller: what the Lambda event source mapping (and the sweep schedule) do, for the local endpoint.
+
+It reads the mapping and the function as the stack created them (batch size, batching window, starting position,
+retries, record age, bisection, on-failure destination, the function's environment), reads every shard in order,
+builds Kinesis events exactly as the Lambda service does, and invokes the real ``lambda_handler`` in this process.
+Like the service it honours ``batchItemFailures`` (everything before the first failed record is done, the batch is
+retried from there), bisects a batch whose invocation raised, retries with backoff up to ``MaximumRetryAttempts`` or
+``MaximumRecordAgeInSeconds``, then sends the batch's description to the on-failure queue and moves on.
+
+Progress is checkpointed per shard in a file (the last sequence number the handler finished), written after each
+finished batch. A poller killed in the middle of a batch starts again after the checkpoint: the handler sees the
+batch again, and its exactly-once updates keep the counts exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connection_error, percentiles
+
+GET_RECORDS_LIMIT = 10000
+IDLE_POLL_SECONDS = 0.2
+
+
+@dataclass
+class Mapping:
+    """The event source mapping's settings that shape delivery (defaults are the service's)."""
+
+    stream_arn: str
+    batch_size: int = 100
+    batching_window: float = 0.0
+    starting_position: str = "LATEST"
+    max_retries: int = -1  # -1: until the record expires
+    max_record_age: int = -1  # -1: the stream's retention
+    bisect: bool = False
+    report_item_failures: bool = False
+    on_failure_arn: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> Mapping:
+        destination = (raw.get("DestinationConfig") or {}).get("OnFailure") or {}
+        return cls(
+            stream_arn=raw["EventSourceArn"],
+            batch_size=int(raw.get("BatchSize") or 100),
+            batching_window=float(raw.get("MaximumBatchingWindowInSeconds") or 0),
+            starting_position=raw.get("StartingPosition") or "LATEST",
+            max_retries=int(raw["MaximumRetryAttempts"]) if raw.get("MaximumRetryAttempts") is not None else -1,
+            max_record_age=(int(raw["MaximumRecordAgeInSeconds"]) if raw.get("MaximumRecordAgeInSeconds") is not None else -1),
+            bisect=bool(raw.get("BisectBatchOnFunctionError")),
+            report_item_failures="ReportBatchItemFailures" in (raw.get("FunctionResponseTypes") or []),
+            on_failure_arn=destination.get("Destination"),
+        )
+
+
+class LambdaContext:
+    """The context object a Python handler receives (the attributes handlers and Powertools read)."""
+
+    def __init__(self, function_name: str, function_arn: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local-poller"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class ShardState:
+    shard_id: str
+    iterator: str | None = None
+    buffer: list[dict] = field(default_factory=list)
+    first_buffered: float | None = None
+    closed: bool = False
+
+
+@dataclass
+class PollerStats:
+    invocations: int = 0
+    records: int = 0
+    item_failures: int = 0
+    function_errors: int = 0
+    retries: int = 0
+    dead_lettered: int = 0
+    sweeps: int = 0
+    get_records_calls: int = 0
+    handler_ms: list[float] = field(default_factory=list)
+    get_records_ms: list[float] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+    batch_wait_ms: list[float] = field(default_factory=list)
+
+    def snapshot(self, behind: dict[str, str]) -> dict[str, Any]:
+        return {
+            "component": "poller",
+            "invocations": self.invocations,
+            "records": self.records,
+            "item_failures": self.item_failures,
+            "function_errors": self.function_errors,
+            "retries": self.retries,
+            "dead_lettered": self.dead_lettered,
+            "sweeps": self.sweeps,
+            "get_records_calls": self.get_records_calls,
+            "handler_ms": percentiles(self.handler_ms[-2000:]),
+            "get_records_ms": percentiles(self.get_records_ms[-2000:]),
+            "batch_size": percentiles([float(b) for b in self.batch_sizes[-2000:]]),
+            "batch_wait_ms": percentiles(self.batch_wait_ms[-2000:]),
+            "checkpoints": behind,
+            "time": time.time(),
+        }
+
+
+def kinesis_event_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str, role_arn: str) -> dict:
+    """One record of a Kinesis event as the Lambda service builds it."""
+    arrival = raw["ApproximateArrivalTimestamp"]
+    if isinstance(arrival, datetime.datetime):
+        arrival = arrival.timestamp()
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": raw["PartitionKey"],
+            "sequenceNumber": raw["SequenceNumber"],
+            "data": base64.b64encode(raw["Data"]).decode("ascii"),
+            "approximateArrivalTimestamp": float(arrival),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{raw['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class Checkpoints:
+    """The last finished sequence number per shard, one small JSON file per shard, replaced atomically."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, shard_id: str) -> Path:
+        return self.dir / f"{shard_id}.json"
+
+    def get(self, shard_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._path(shard_id).read_text())
+        except FileNotFoundError:
+            return None
+
+    def put(self, shard_id: str, **values: Any) -> None:
+        tmp = self._path(shard_id).with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(values, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self._path(shard_id))
+
+    def all(self) -> dict[str, str]:
+        out = {}
+        for path in self.dir.glob("*.json"):
+            data = json.loads(path.read_text())
+            out[path.stem] = data.get("sequence_number") or data.get("position", "")
+        return out
+
+
+class Poller:
+    def __init__(
+        self,
+        kinesis: Any,
+        sqs: Any,
+        mapping: Mapping,
+        handler: Callable[[dict, Any], Any],
+        context_factory: Callable[[], LambdaContext],
+        region: str,
+        role_arn: str,
+        function_arn: str,
+        checkpoints: Checkpoints,
+        beacon: Beacon,
+        sweep_seconds: float | None = 60.0,
+        outage_seconds: float = 60.0,
+        max_backoff: float = 5.0,
+        sweeper: Callable[[dict, Any], Any] | None = None,
+    ) -> None:
+        self.kinesis = kinesis
+        self.sqs = sqs
+        self.mapping = mapping
+        self.handler = handler
+        self.context_factory = context_factory
+        self.region = region
+        self.role_arn = role_arn
+        self.function_arn = function_arn
+        self.checkpoints = checkpoints
+        self.beacon = beacon
+        self.sweep_seconds = sweep_seconds
+        self.max_backoff = max_backoff
+        self.stream_name = mapping.stream_arn.split("/", 1)[1]
+        self.shards: dict[str, ShardState] = {}
+        self.stats = PollerStats()
+        self.stopping = threading.Event()
+        self.endpoint = Outage(f"Kinesis stream {self.stream_name} at the AWS endpoint", outage_seconds)
+        self.sweeper = sweeper or handler
+        self._dlq_url: str | None = None
+
+    # --- shards and iterators ---------------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """An endpoint call that tells a lost endpoint state from an outage; outages are retried, then fatal."""
+        attempt = 0
+        while True:
+            try:
+                result = fn(**kwargs)
+            except Exception as exc:
+                code = error_code(exc)
+                if code == "ResourceNotFoundException":
+                    raise DependencyError(
+                        f"{what}: stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
+                        "state (restarted?) or the stack is gone. Run deploy.yml again."
+                    ) from exc
+                if code == "ExpiredIteratorException":
+                    raise
+                hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
+                self.endpoint.failed(exc, hint)
+                self._sleep(attempt)
+                attempt += 1
+                if self.stopping.is_set():
+                    raise DependencyError("stopping") from exc
+                continue
+            self.endpoint.ok()
+            return result
+
+    def refresh_shards(self) -> None:
+        shards = []
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name}
+        while True:
+            page = self._call("ListShards", self.kinesis.list_shards, **kwargs)
+            shards.extend(page["Shards"])
+            if not page.get("NextToken"):
+                break
+            kwargs = {"NextToken": page["NextToken"]}
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id in self.shards:
+                continue
+            parent = shard.get("ParentShardId")
+            if parent and parent in self.shards and not self.shards[parent].closed:
+                continue  # children start after their parent is drained, as the service does
+            self.shards[shard_id] = ShardState(shard_id)
+
+    def _iterator(self, state: ShardState) -> str:
+        saved = self.checkpoints.get(state.shard_id)
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": state.shard_id}
+        if saved and saved.get("sequence_number"):
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=saved["sequence_number"])
+        elif saved and saved.get("timestamp") is not None:
+            kwargs.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=saved["timestamp"])
+        elif self.mapping.starting_position == "TRIM_HORIZON":
+            kwargs.update(ShardIteratorType="TRIM_HORIZON")
+        else:
+            # LATEST, remembered as a time, so that a restart before the first batch does not skip what came since.
+            now = time.time()
+            self.checkpoints.put(state.shard_id, timestamp=now)
+            kwargs.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=now)
+        return self._call("GetShardIterator", self.kinesis.get_shard_iterator, **kwargs)["ShardIterator"]
+
+    def _read(self, state: ShardState) -> None:
+        if state.closed:
+            return
+        if state.iterator is None:
+            state.iterator = self._iterator(state)
+        started = time.monotonic()
+        try:
+            page = self._call("GetRecords", self.kinesis.get_records, ShardIterator=state.iterator, Limit=GET_RECORDS_LIMIT)
+        except Exception as exc:
+            if error_code(exc) == "ExpiredIteratorException":
+                state.iterator = None
+                state.buffer.clear()
+                state.first_buffered = None
+                return
+            raise
+        self.stats.get_records_calls += 1
+        self.stats.get_records_ms.append((time.monotonic() - started) * 1000)
+        records = page.get("Records", [])
+        if records:
+            if not state.buffer:
+                state.first_buffered = time.monotonic()
+            state.buffer.extend(records)
+        state.iterator = page.get("NextShardIterator")
+        if state.iterator is None:
+            state.closed = not state.buffer
+            LOG.info("shard %s is closed (resharded)", state.shard_id)
+
+    # --- invocations --------------------------------------------------------------------------------------------------
+    def _ready(self, state: ShardState) -> bool:
+        if not state.buffer:
+            return False
+        if len(state.buffer) >= self.mapping.batch_size or state.iterator is None:
+            return True
+        waited = time.monotonic() - (state.first_buffered or time.monotonic())
+        return waited >= self.mapping.batching_window
+
+    def _invoke(self, event: dict) -> tuple[dict | None, BaseException | None]:
+        started = time.monotonic()
+        self.stats.invocations += 1
+        try:
+            result = self.handler(event, self.context_factory())
+        except Exception as exc:
+            self.stats.function_errors += 1
+            LOG.warning("function error: %s: %s", type(exc).__name__, exc)
+            return None, exc
+        finally:
+            self.stats.handler_ms.append((time.monotonic() - started) * 1000)
+            if len(self.stats.handler_ms) > 10000:
+                del self.stats.handler_ms[:5000]
+        return (result if isinstance(result, dict) else {}), None
+
+    def _deliver(self, state: ShardState, batch: list[dict]) -> None:
+        """Deliver one batch the way the service does, until it is done or given up (on-failure destination)."""
+        attempts = 0
+        todo = batch
+        while todo:
+            if self.stopping.is_set():
+                return
+            event = {"Records": [kinesis_event_record(r, state.shard_id, self.mapping.stream_arn, self.region, self.role_arn) for r in todo]}
+            result, error = self._invoke(event)
+            if error is None:
+                failures = (result or {}).get("batchItemFailures") or [] if self.mapping.report_item_failures else []
+                if not failures:
+                    self.stats.records += len(todo)
+                    self._checkpoint(state, todo[-1])
+                    return
+                self.stats.item_failures += len(failures)
+                position = self._first_failure(todo, failures)
+                if position is None:  # an identifier that is not in the batch: the whole batch failed
+                    position = 0
+                if position > 0:
+                    self.stats.records += position
+                    self._checkpoint(state, todo[position - 1])
+                todo = todo[position:]
+                LOG.warning("batch item failure at sequence number %s; retrying %d record(s) from there", todo[0]["SequenceNumber"], len(todo))
+            elif self.mapping.bisect and len(todo) > 1:
+                half = len(todo) // 2
+                LOG.warning("function error on %d records; bisecting", len(todo))
+                self._deliver(state, todo[:half])
+                todo = todo[half:]
+                continue
+            attempts += 1
+            self.stats.retries += 1
+            exhausted = 0 <= self.mapping.max_retries < attempts
+            too_old = self._oldest_age(todo) > self.mapping.max_record_age >= 0
+            if exhausted or too_old:
+                condition = "RetryAttemptsExhausted" if exhausted else "RecordAgeExceeded"
+                self._dead_letter(state, todo, condition, attempts, error)
+                self._checkpoint(state, todo[-1])
+                return
+            self._sleep(attempts - 1)
+
+    @staticmethod
+    def _first_failure(batch: list[dict], failures: list[dict]) -> int | None:
+        wanted = {str(f.get("itemIdentifier")) for f in failures}
+        for index, record in enumerate(batch):
+            if record["SequenceNumber"] in wanted:
+                return index
+        return None
+
+    @staticmethod
+    def _oldest_age(batch: list[dict]) -> float:
+        arrival = batch[0]["ApproximateArrivalTimestamp"]
+        if isinstance(arrival, datetime.datetime):
+            arrival = arrival.timestamp()
+        return time.time() - float(arrival)
+
+    def _checkpoint(self, state: ShardState, record: dict) -> None:
+        self.checkpoints.put(state.shard_id, sequence_number=record["SequenceNumber"])
+
+    def _dead_letter(self, state: ShardState, batch: list[dict], condition: str, attempts: int, error: BaseException | None) -> None:
+        def iso(record: dict) -> str:
+            value = record["ApproximateArrivalTimestamp"]
+            if not isinstance(value, datetime.datetime):
+                value = datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc)
+            return value.isoformat()
+
+        body = {
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": self.function_arn, "condition": condition, "approximateInvokeCount": attempts},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" if error is not None else ""},
+            "version": "1.0",
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "KinesisBatchInfo": {
+                "shardId": state.shard_id,
+                "startSequenceNumber": batch[0]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": iso(batch[0]),
+                "approximateArrivalOfLastRecord": iso(batch[-1]),
+                "batchSize": len(batch),
+                "streamArn": self.mapping.stream_arn,
+            },
+        }
+        self.stats.dead_lettered += len(batch)
+        LOG.error(
+            "giving up on %d record(s) of %s (%s after %d attempts); their description goes to %s",
+            len(batch),
+            state.shard_id,
+            condition,
+            attempts,
+            self.mapping.on_failure_arn or "nowhere",
+        )
+        if self.mapping.on_failure_arn:
+            if self._dlq_url is None:
+                name = self.mapping.on_failure_arn.rsplit(":", 1)[1]
+                self._dlq_url = self._call("GetQueueUrl", self.sqs.get_queue_url, QueueName=name)["QueueUrl"]
+            self._call("SendMessage", self.sqs.send_message, QueueUrl=self._dlq_url, MessageBody=json.dumps(body))
+
+    def _sleep(self, attempt: int) -> None:
+        self.stopping.wait(random.uniform(0.5, 1.0) * min(self.max_backoff, 0.2 * 2**attempt))
+
+    # --- sweep ----------------------------------------------------------------------------------------------------------
+    def _sweep_loop(self) -> None:
+        """The stack's schedule: the sweep runs once a period in its own invocation, beside the stream's batches."""
+        while not self.stopping.wait(self.sweep_seconds or 60):
+            started = time.monotonic()
+            self.stats.sweeps += 1
+            try:
+                result = self.sweeper({"action": "sweep"}, self.context_factory())
+            except Exception as exc:
+                LOG.warning("sweep failed: %s (the schedule runs it again at the next period)", exc)
+            else:
+                LOG.info("sweep done in %.1fs: %s", time.monotonic() - started, {k: v for k, v in (result or {}).items() if k != "alerts"})
+
+    # --- main loop ------------------------------------------------------------------------------------------------------
+    def run_once(self) -> bool:
+        """One pass over every shard; True when a batch was delivered."""
+        delivered = False
+        for state in list(self.shards.values()):
+            if len(state.buffer) < self.mapping.batch_size:
+                self._read(state)
+            if self._ready(state):
+                batch = state.buffer[: self.mapping.batch_size]
+                self.stats.batch_sizes.append(len(batch))
+                if state.first_buffered is not None:
+                    self.stats.batch_wait_ms.append((time.monotonic() - state.first_buffered) * 1000)
+                self._deliver(state, batch)
+                del state.buffer[: len(batch)]
+                state.first_buffered = time.monotonic() if state.buffer else None
+                delivered = True
+                if state.iterator is None and not state.buffer:
+                    state.closed = True
+        if len(self.stats.batch_sizes) > 10000:
+            del self.stats.batch_sizes[:5000]
+            del self.stats.batch_wait_ms[:5000]
+            del self.stats.get_records_ms[: len(self.stats.get_records_ms) // 2]
+        return delivered
+
+    def run(self, max_seconds: float | None = None) -> None:
+        started = time.monotonic()
+        self.refresh_shards()
+        LOG.info(
+            "polling %s: shards %s, batch size %d, batching window %.1fs, retries %s, bisect %s",
+            self.stream_name,
+            sorted(self.shards),
+            self.mapping.batch_size,
+            self.mapping.batching_window,
+            self.mapping.max_retries,
+            self.mapping.bisect,
+        )
+        last_refresh = time.monotonic()
+        if self.sweep_seconds:
+            threading.Thread(target=self._sweep_loop, name="sweep", daemon=True).start()
+        try:
+            while not self.stopping.is_set():
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+                if time.monotonic() - last_refresh > 30 or any(s.closed for s in self.shards.values()):
+                    self.refresh_shards()
+                    last_refresh = time.monotonic()
+                delivered = self.run_once()
+                self.beacon.beat(self.stats.snapshot(self.checkpoints.all()))
+                if not delivered and not any(s.buffer for s in self.shards.values()):
+                    self.stopping.wait(IDLE_POLL_SECONDS)
+                elif not delivered:
+                    self.stopping.wait(0.02)
+        finally:
+            self.beacon.beat(self.stats.snapshot(self.checkpoints.all()), healthy=False, force=True)
+            self.beacon.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def load_handler(lambda_dir: str, environment: dict[str, str]) -> tuple[Callable[[dict, Any], Any], Callable]:
+    """Import the real handler from the collection's files/lambda with the function's environment, as Lambda does.
+
+    Returns the handler and a second handler for the sweep: the schedule's invocations run in their own execution
+    environment on AWS, so the sweep gets its own processor (its own clients and caches) here too."""
+    os.environ.update({str(k): str(v) for k, v in environment.items()})
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)
+    import lambda_handler  # noqa: PLC0415  pylint: disable=import-outside-toplevel,import-error
+
+    sweep_processor = lambda_handler.build()
+
+    def sweep_handler(event: dict, context: Any) -> Any:
+        return sweep_processor.sweep()
+
+    return lambda_handler.lambda_handler, sweep_handler
