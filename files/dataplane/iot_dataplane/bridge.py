@@ -29,6 +29,7 @@ from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connect
 MAX_RECORDS = 500  # PutRecords: at most 500 entries
 MAX_REQUEST_BYTES = 5_000_000  # and 5 MB per request
 SESSION_EXPIRY_SECONDS = 24 * 3600
+IDLE_CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -210,12 +211,19 @@ class Bridge:
         self.stopping.wait(random.uniform(0, min(5.0, 0.1 * 2**attempt)))
 
     def check_stream(self) -> None:
+        """The stream exists: DependencyError when it is gone; an unreachable endpoint counts towards the outage."""
         try:
             self.kinesis.describe_stream_summary(StreamName=self.stream_name)
-        except Exception as exc:
+        except Exception as exc:  # classified below
             if error_code(exc) == "ResourceNotFoundException":
-                raise DependencyError(f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint; deploy the stack first") from exc
-            raise DependencyError(f"cannot reach the AWS endpoint to describe stream {self.stream_name}: {exc}") from exc
+                raise DependencyError(
+                    f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
+                    "state (restarted?) or the stack is gone. Run deploy.yml again."
+                ) from exc
+            hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
+            self.endpoint.failed(exc, hint)
+            return
+        self.endpoint.ok()
 
     # --- main loop ---------------------------------------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None) -> None:
@@ -229,7 +237,7 @@ class Bridge:
             raise DependencyError(f"cannot connect to the MQTT broker {self.host}:{self.port}: {exc}") from exc
         self.client.loop_start()
         self.connected.wait(10)
-        started = time.monotonic()
+        started = last_put = time.monotonic()
         try:
             while not self.stopping.is_set():
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
@@ -242,7 +250,12 @@ class Bridge:
                 batch = self._take()
                 if batch:
                     self._put(batch)
+                    last_put = time.monotonic()
                 else:
+                    if time.monotonic() - last_put > IDLE_CHECK_SECONDS:
+                        # idle: make sure the stream is still there, so a lost endpoint is noticed before traffic
+                        self.check_stream()
+                        last_put = time.monotonic()
                     self.stopping.wait(self.flush_seconds)
                 self.beacon.beat(self.stats.snapshot(len(self.pending)))
         finally:

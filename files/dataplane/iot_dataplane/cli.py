@@ -27,7 +27,7 @@ from .bench import add_arguments as add_bench_arguments
 from .bridge import Bridge
 from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
 from .pki import LocalCA, PkiError
-from .poller import Checkpoints, LambdaContext, Mapping, Poller, load_handler
+from .poller import Checkpoints, LambdaContext, Mapping, Poller, install_kill_switch, load_handler
 from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator
 
 LAMBDA_DIR = str(Path(__file__).resolve().parents[2] / "lambda")
@@ -139,6 +139,8 @@ def build_poller(args: argparse.Namespace) -> Any:
     if args.endpoint_url:
         environment["AWS_ENDPOINT_URL"] = args.endpoint_url
     handler, sweeper = load_handler(args.lambda_dir, environment)
+    if os.environ.get("IOT_DATAPLANE_TEST_KILL_AFTER_WRITES"):
+        install_kill_switch(int(os.environ["IOT_DATAPLANE_TEST_KILL_AFTER_WRITES"]))
     state = Path(args.state_dir)
     stream_name = mapping.stream_arn.split("/", 1)[1]
 

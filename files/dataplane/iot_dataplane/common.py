@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -130,6 +131,6 @@ def percentiles(samples: list[float], points: tuple[float, ...] = (50, 95, 99)) 
     ordered = sorted(samples)
     out: dict[str, float | None] = {}
     for p in points:
-        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+        index = min(len(ordered) - 1, max(0, math.ceil(round(p * len(ordered) / 100, 9)) - 1))  # nearest rank
         out[f"p{int(p)}"] = ordered[index]
     return out

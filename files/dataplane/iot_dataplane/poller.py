@@ -516,3 +516,25 @@ def load_handler(lambda_dir: str, environment: dict[str, str]) -> tuple[Callable
         return sweep_processor.sweep()
 
     return lambda_handler.lambda_handler, sweep_handler
+
+
+def install_kill_switch(zone_window_writes: int) -> None:
+    """Fault injection for the tests: SIGKILL this process right after its n-th zone-window update, which is in the
+    middle of a batch (the handler writes one item per zone and window). Set by IOT_DATAPLANE_TEST_KILL_AFTER_WRITES."""
+    import signal  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+    import botocore.client  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+    original = botocore.client.BaseClient._make_api_call  # pylint: disable=protected-access
+    done = [0]
+
+    def make_api_call(client: Any, operation: str, params: dict) -> Any:
+        result = original(client, operation, params)
+        if operation == "UpdateItem" and str(params.get("Key", {}).get("sk", {}).get("S", "")).startswith("W#"):
+            done[0] += 1
+            if done[0] >= zone_window_writes:
+                LOG.warning("test kill switch: SIGKILL after %d zone-window writes", done[0])
+                os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    botocore.client.BaseClient._make_api_call = make_api_call  # pylint: disable=protected-access

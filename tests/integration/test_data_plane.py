@@ -1,0 +1,348 @@
+"""The env=local data plane with real servers: the template deployed into the local endpoint, Mosquitto with mutual
+TLS, the bridge and the poller as processes (as the local_data_plane role runs them), real MQTT clients (paho).
+
+The tests of this file share one endpoint, one stack and one data plane, and run in order; the last one restarts the
+endpoint, which loses its state. Every process is started on free loopback ports and stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import LAUNCHER, ROOT, free_port, stop_by_pid_file
+
+sys.path.insert(0, str(ROOT / "files" / "dataplane"))
+
+from iot_dataplane.broker import render_acl, render_config, write_if_changed
+from iot_dataplane.pki import LocalCA
+from iot_dataplane.simulator import Congestion, MqttTransport, Scenario, Simulator
+from iot_dataplane.smoke import drain, zone_totals
+
+DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"
+TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
+MOSQUITTO = "/usr/sbin/mosquitto"
+REGION = "us-east-1"
+STACK = "smartcity-dp-local"
+CODE_BUCKET = "smartcity-dp-code"
+CODE_KEY = "lambda/stream-processor-0123456789abcdef.zip"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local-endpoint", "AWS_SECRET_ACCESS_KEY": "local-endpoint",
+               "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+class Processes:
+    """Background processes in their own sessions, each with a pid file and a log, stopped by pid."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = (self.dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **CREDENTIALS, **(env or {})})
+        (self.dir / f"{name}.pid").write_text(str(proc.pid))
+        self.procs[name] = proc
+        return proc
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:  # not ours any more: by its pid file
+            stop_by_pid_file(self.dir / f"{name}.pid")
+            return
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        return (self.dir / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Plane:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs = Processes(root)
+        self.endpoint_port = free_port()
+        self.mqtt_port = free_port()
+        self.url = f"http://127.0.0.1:{self.endpoint_port}"
+        self.ca = LocalCA(root / "pki")
+        self.state = root / REGION
+        self.outputs: dict[str, str] = {}
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.url,
+                            aws_access_key_id="local-endpoint", aws_secret_access_key="local-endpoint")
+
+    def start_endpoint(self) -> None:
+        self.procs.start("moto", [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(self.endpoint_port)])
+
+        def answers() -> bool:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        wait_for(answers, 30, "the local endpoint")
+
+    def deploy(self) -> None:
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=CODE_BUCKET)
+        s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=b"PK\x05\x06" + b"\x00" * 18)
+        params = {"EnvironmentName": "local", "NamePrefix": "smartcity-dp", "CodeS3Bucket": CODE_BUCKET,
+                  "CodeS3Key": CODE_KEY, "BatchSize": "100", "MaxBatchingWindowSeconds": "0", "StateTtlDays": "2"}
+        cfn = self.client("cloudformation")
+        cfn.create_stack(StackName=STACK, TemplateBody=TEMPLATE.read_text(),
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        [stack] = cfn.describe_stacks(StackName=STACK)["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    def start_broker(self) -> None:
+        self.ca.ensure_ca()
+        self.ca.ensure_leaf("broker", server=True, hosts=("127.0.0.1", "localhost"))
+        self.ca.ensure_leaf(f"bridge-{REGION}")
+        acl = self.state / "acl"
+        write_if_changed(acl, render_acl(self.outputs["TopicRuleName"], f"bridge-{REGION}"))
+        config = self.state / "mosquitto.conf"
+        write_if_changed(config, render_config(self.ca, "broker", acl, "127.0.0.1", self.mqtt_port))
+        self.procs.start("mosquitto", [MOSQUITTO, "-c", str(config)])
+        wait_for(lambda: self._port_open(self.mqtt_port), 10, "mosquitto")
+
+    @staticmethod
+    def _port_open(port: int) -> bool:
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
+
+    def start_bridge(self) -> subprocess.Popen:
+        proc = self.procs.start("bridge", [
+            sys.executable, str(DATAPLANE), "bridge", "--region", REGION, "--endpoint-url", self.url,
+            "--stream-name", self.outputs["StreamName"], "--rule-name", self.outputs["TopicRuleName"],
+            "--name", f"bridge-{REGION}", "--mqtt-port", str(self.mqtt_port), "--pki-dir", str(self.ca.dir),
+            "--state-dir", str(self.state), "--outage-seconds", "5",
+        ])
+        wait_for(lambda: (self.state / "bridge.health").exists() or proc.poll() is not None, 20, "the bridge")
+        assert proc.poll() is None, self.procs.log("bridge")
+        return proc
+
+    def start_poller(self, env: dict[str, str] | None = None, wait: bool = True) -> subprocess.Popen:
+        health = self.state / "poller.health"
+        if health.exists():
+            health.unlink()
+        proc = self.procs.start("poller", [
+            sys.executable, str(DATAPLANE), "poller", "--region", REGION, "--endpoint-url", self.url,
+            "--function-name", self.outputs["FunctionName"], "--state-dir", str(self.state),
+            "--sweep-seconds", "0", "--outage-seconds", "5",
+        ], env=env)
+        if wait:
+            wait_for(lambda: health.exists() or proc.poll() is not None, 30, "the poller")
+            assert proc.poll() is None, self.procs.log("poller")
+        return proc
+
+    def device(self, name: str, ca: LocalCA | None = None, with_cert: bool = True) -> tuple[mqtt.Client, dict]:
+        """A connected MQTT v5 client; the dict says whether the broker accepted it and collects PUBACK reasons."""
+        issuer = ca or self.ca
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+        if with_cert:
+            issuer.ensure_ca()
+            issuer.ensure_leaf(name)
+            paths = issuer.paths(name)
+            client.tls_set(ca_certs=str(self.ca.ca_cert), certfile=str(paths.cert), keyfile=str(paths.key),
+                           cert_reqs=ssl.CERT_REQUIRED)
+        else:
+            client.tls_set(ca_certs=str(self.ca.ca_cert), cert_reqs=ssl.CERT_REQUIRED)
+        state: dict[str, Any] = {"connack": None, "acks": {}, "event": threading.Event()}
+
+        def on_connect(c, userdata, flags, reason, properties) -> None:
+            state["connack"] = str(reason)
+            state["event"].set()
+
+        def on_publish(c, userdata, mid, reason, properties) -> None:
+            state["acks"][mid] = reason
+
+        def on_disconnect(c, userdata, flags, reason, properties) -> None:
+            state["connack"] = state["connack"] or f"disconnected: {reason}"
+            state["event"].set()
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        try:
+            client.connect("127.0.0.1", self.mqtt_port, keepalive=10)
+        except (OSError, ssl.SSLError) as exc:
+            state["connack"] = f"refused in TLS: {exc}"
+            return client, state
+        client.loop_start()
+        state["event"].wait(5)
+        return client, state
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory) -> Plane:
+    assert Path(MOSQUITTO).exists(), "Mosquitto is missing: scripts/setup installs it"
+    p = Plane(tmp_path_factory.mktemp("data-plane"))
+    p.state.mkdir()
+    try:
+        p.start_endpoint()
+        p.deploy()
+        p.start_broker()
+        p.start_bridge()
+        p.start_poller()
+        yield p
+    finally:
+        p.procs.stop_all()
+
+
+def publish(plane: Plane, scenario: Scenario) -> Simulator:
+    simulator = Simulator(scenario, rule_name=plane.outputs["TopicRuleName"])
+
+    def cert_for(device: str) -> tuple[str, str]:
+        plane.ca.ensure_leaf(device)
+        return str(plane.ca.paths(device).cert), str(plane.ca.paths(device).key)
+
+    transport = MqttTransport("127.0.0.1", plane.mqtt_port, str(plane.ca.ca_cert), cert_for, simulator.ack)
+    report = simulator.run(transport)
+    assert report.messages_refused == 0 and report.messages_acked == report.messages_sent
+    return simulator
+
+
+def stored(plane: Plane, zones: list[str]) -> dict[str, int]:
+    dynamodb = plane.client("dynamodb")
+    return {z: zone_totals(dynamodb, plane.outputs["TableName"], z)["count"] for z in zones}
+
+
+# --- the broker refuses what IoT Core refuses --------------------------------------------------------------------
+def test_clients_without_a_certificate_or_with_one_from_another_ca_are_refused(plane: Plane, tmp_path: Path) -> None:
+    for label, kwargs in (("no certificate", {"with_cert": False}),
+                          ("another CA", {"ca": LocalCA(tmp_path / "rogue-ca")})):
+        client, state = plane.device("sensor-rogue", **kwargs)
+        try:
+            assert state["connack"] != "Success", f"{label}: the broker accepted the client"
+        finally:
+            client.loop_stop()
+    # the broker's log names the TLS failure for both
+    log = plane.procs.log("mosquitto")
+    assert "peer did not return a certificate" in log
+    assert "certificate verify failed" in log
+
+
+def test_a_device_publishes_only_under_its_own_client_id(plane: Plane) -> None:
+    client, state = plane.device("dp-dev-1")
+    assert state["connack"] == "Success"
+    rule = plane.outputs["TopicRuleName"]
+    topics = {
+        "traffic/dp-z/dp-dev-1/telemetry": "Success",
+        f"$aws/rules/{rule}/traffic/dp-z/dp-dev-1/telemetry": "Success",
+        "traffic/dp-z/dp-dev-2/telemetry": "Not authorized",
+        f"$aws/rules/{rule}/traffic/dp-z/dp-dev-2/telemetry": "Not authorized",
+        "traffic/dp-z/dp-dev-1/other": "Not authorized",
+        "$aws/things/dp-dev-2/jobs/get": "Not authorized",
+    }
+    try:
+        for topic, expected in topics.items():
+            info = client.publish(topic, b"{}", qos=1)
+            info.wait_for_publish(5)
+            wait_for(lambda mid=info.mid: mid in state["acks"], 5, f"PUBACK for {topic}")
+            assert str(state["acks"][info.mid]) == expected, topic
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+# --- data flows; malformed messages go to quarantine and the shard keeps flowing ------------------------------------
+def test_readings_reach_the_zone_items_and_malformed_messages_the_quarantine(plane: Plane) -> None:
+    scenario = Scenario(sensors=12, zones=3, rate_hz=2, duration_s=3, gateway_size=2, seed=4, prefix="smoke-dpa",
+                        congestions=[Congestion("smoke-dpa-z001", 0, 1)],
+                        malformed={"bad_json": 1, "vehicle_count": 1, "avg_speed_kmh": 1})
+    simulator = publish(plane, scenario)
+    report = simulator.report
+    assert report.readings_acked == 12 * 6
+    wait_for(lambda: stored(plane, simulator.zones) == report.readings_by_zone, 30, "every reading in the zone items")
+    sqs = plane.client("sqs")
+    quarantined: list[dict] = []
+    alerts: list[dict] = []
+
+    def everything_arrived() -> bool:
+        quarantined.extend(drain(sqs, plane.outputs["QuarantineQueueUrl"],
+                                 lambda b: str(b.get("partition_key", "")).startswith("smoke-dpa")))
+        alerts.extend(drain(sqs, plane.outputs["AlertProbeQueueUrl"], lambda b: True))
+        return len(quarantined) >= 3 and alerts
+
+    wait_for(everything_arrived, 20, "the quarantined messages and the alert")
+    assert sorted(q["reason"] for q in quarantined) == ["avg_speed_kmh", "bad_json", "vehicle_count"]
+    assert all(q["sequence_number"] and q["data"] for q in quarantined)
+    assert [(a["detail-type"], a["detail"]["zone"]) for a in alerts] == [("CongestionAlert", "smoke-dpa-z001")]
+    # the stored counts stay exact (nothing arrives late, nothing twice)
+    time.sleep(1)
+    assert stored(plane, simulator.zones) == report.readings_by_zone
+
+
+# --- a poller killed in the middle of a batch ------------------------------------------------------------------------
+def test_a_poller_killed_mid_batch_resumes_without_loss_or_double_counting(plane: Plane) -> None:
+    plane.procs.stop("poller")
+    scenario = Scenario(sensors=16, zones=8, rate_hz=2, duration_s=2, seed=9, prefix="dpk")
+    simulator = publish(plane, scenario)
+    expected = simulator.report.readings_by_zone
+    assert sum(expected.values()) == 64
+    # The stream holds every record now; the poller is killed after its 3rd zone-window write of the first batch.
+    killed = plane.start_poller(env={"IOT_DATAPLANE_TEST_KILL_AFTER_WRITES": "3"}, wait=False)
+    assert killed.wait(timeout=60) == -signal.SIGKILL, plane.procs.log("poller")
+    partial = stored(plane, simulator.zones)
+    assert 0 < sum(partial.values()) < 64, partial  # some zones written, the batch not finished
+    plane.start_poller()
+    wait_for(lambda: stored(plane, simulator.zones) == expected, 30, "the counts after the restart")
+    time.sleep(1.5)
+    assert stored(plane, simulator.zones) == expected  # exact: the re-delivered batch added nothing twice
+
+
+# --- the endpoint restarted (state lost) ------------------------------------------------------------------------------
+def test_a_restarted_endpoint_is_reported_and_the_data_plane_stops(plane: Plane) -> None:
+    bridge, poller = plane.procs.procs["bridge"], plane.procs.procs["poller"]
+    plane.procs.stop("moto")
+    plane.start_endpoint()  # same port, empty state: the stream and the function are gone
+    assert bridge.wait(timeout=40) == 3
+    assert poller.wait(timeout=40) == 3
+    for name in ("bridge", "poller"):
+        log = plane.procs.log(name)
+        assert "stopping:" in log, log[-2000:]
+        assert "does not exist at the AWS endpoint" in log or "has failed for" in log, log[-2000:]
+    assert not (plane.state / "bridge.health").exists()
+    assert not (plane.state / "poller.health").exists()

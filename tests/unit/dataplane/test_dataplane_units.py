@@ -1,0 +1,340 @@
+"""The data plane's pieces without servers: the CA, the broker's ACL, the bridge's partition key, the poller's delivery
+semantics (event shape, batch item failures, bisection, retries, the on-failure queue, checkpoints) and the
+simulator's fleet, profile and expected alerts."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "files" / "dataplane"))
+
+from iot_dataplane.bridge import partition_key
+from iot_dataplane.broker import render_acl, render_config
+from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
+from iot_dataplane.pki import LocalCA, PkiError
+from iot_dataplane.poller import Checkpoints, Mapping, Poller, kinesis_event_record
+from iot_dataplane.simulator import (
+    Congestion,
+    Scenario,
+    Silence,
+    Simulator,
+    Transport,
+    build_fleet,
+    daily_load,
+    expected_alerts,
+)
+
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
+
+
+# --- local CA -----------------------------------------------------------------------------------------------------
+def test_ca_issues_client_and_server_certificates_with_private_keys_0600(tmp_path: Path) -> None:
+    ca = LocalCA(tmp_path / "pki")
+    assert ca.ensure_ca() is True
+    assert ca.ensure_ca() is False
+    assert ca.ensure_leaf("broker", server=True, hosts=("127.0.0.1", "localhost")) is True
+    assert ca.ensure_leaf("dev-1") is True
+    assert ca.ensure_leaf("dev-1") is False  # reused, not reissued
+    server = x509.load_pem_x509_certificate(ca.paths("broker").cert.read_bytes())
+    client = x509.load_pem_x509_certificate(ca.paths("dev-1").cert.read_bytes())
+    root = x509.load_pem_x509_certificate(ca.ca_cert.read_bytes())
+    assert client.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "dev-1"
+    assert client.issuer == root.subject
+    client.verify_directly_issued_by(root)
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.SERVER_AUTH in server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in sans.get_values_for_type(x509.DNSName)
+    for key in (ca.ca_key, ca.paths("broker").key, ca.paths("dev-1").key):
+        assert key.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "pki").stat().st_mode & 0o777 == 0o700
+
+
+def test_revoked_certificate_is_on_the_crl_and_reissued(tmp_path: Path) -> None:
+    ca = LocalCA(tmp_path)
+    ca.ensure_ca()
+    ca.ensure_leaf("dev-1")
+    serial = x509.load_pem_x509_certificate(ca.paths("dev-1").cert.read_bytes()).serial_number
+    assert ca.revoke("dev-1") is True
+    assert ca.revoke("dev-1") is False
+    crl = x509.load_pem_x509_crl(ca.crl.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+    assert ca.ensure_leaf("dev-1") is True  # a revoked certificate is replaced
+    assert x509.load_pem_x509_certificate(ca.paths("dev-1").cert.read_bytes()).serial_number != serial
+
+
+@pytest.mark.parametrize("name", ["", "with space", "x" * 65, "a/b"])
+def test_certificate_names_follow_the_thing_name_rule(tmp_path: Path, name: str) -> None:
+    ca = LocalCA(tmp_path)
+    ca.ensure_ca()
+    with pytest.raises(PkiError, match="1-64 characters"):
+        ca.ensure_leaf(name)
+
+
+# --- broker --------------------------------------------------------------------------------------------------------
+def test_acl_lets_devices_publish_only_under_their_own_name_and_the_bridge_read() -> None:
+    acl = render_acl("city_rule", "bridge-r1").splitlines()
+    assert "pattern write traffic/+/%u/telemetry" in acl
+    assert "pattern write $aws/rules/city_rule/traffic/+/%u/telemetry" in acl
+    assert "pattern readwrite $aws/things/%u/jobs/#" in acl
+    bridge = acl.index("user bridge-r1")
+    assert acl[bridge + 1 : bridge + 3] == [
+        "topic read traffic/+/+/telemetry",
+        "topic read $aws/rules/city_rule/traffic/+/+/telemetry",
+    ]
+    # nothing else is granted: every grant line is one of the above
+    grants = [line for line in acl if line.startswith(("pattern", "topic"))]
+    assert len(grants) == 5
+
+
+def test_broker_config_requires_client_certificates_on_loopback(tmp_path: Path) -> None:
+    ca = LocalCA(tmp_path)
+    text = render_config(ca, "broker", tmp_path / "acl", "127.0.0.1", 18883).splitlines()
+    for line in ("allow_anonymous false", "require_certificate true", "use_identity_as_username true",
+                 "listener 18883 127.0.0.1", "tls_version tlsv1.2", f"crlfile {ca.crl}"):
+        assert line in text
+    assert not any(line.startswith(("password_file", "psk")) for line in text)
+
+
+# --- bridge --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("topic", "key"),
+    [
+        ("traffic/z-1/dev-1/telemetry", "z-1"),
+        ("$aws/rules/r/traffic/z_2/gw/telemetry", "z_2"),
+        ("traffic//dev-1/telemetry", None),
+        ("traffic/z/dev/other", None),
+        ("$aws/rules/other/traffic/z/dev/telemetry", None),
+    ],
+)
+def test_partition_key_is_the_rules_topic_2(topic: str, key: str | None) -> None:
+    assert partition_key(topic, "r") == key
+
+
+# --- poller --------------------------------------------------------------------------------------------------------
+def record(seq: int, data: bytes = b'{"x":1}', key: str = "z1") -> dict[str, Any]:
+    return {
+        "SequenceNumber": str(seq),
+        "PartitionKey": key,
+        "Data": data,
+        "ApproximateArrivalTimestamp": datetime.datetime.now(datetime.timezone.utc),
+    }
+
+
+def test_event_record_has_the_lambda_services_shape() -> None:
+    event = kinesis_event_record(record(7, b"\x00hello"), "shardId-000000000001", STREAM_ARN, "us-east-1", "arn:role")
+    assert set(event) == {"kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn",
+                          "awsRegion", "eventSourceARN"}
+    assert event["eventID"] == "shardId-000000000001:7"
+    assert event["eventName"] == "aws:kinesis:record"
+    assert event["eventSourceARN"] == STREAM_ARN
+    assert base64.b64decode(event["kinesis"]["data"]) == b"\x00hello"
+    assert event["kinesis"]["partitionKey"] == "z1"
+    assert isinstance(event["kinesis"]["approximateArrivalTimestamp"], float)
+
+
+class FakeSqs:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def get_queue_url(self, QueueName: str) -> dict:
+        return {"QueueUrl": f"https://queue/{QueueName}"}
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> dict:
+        self.sent.append(json.loads(MessageBody))
+        return {}
+
+
+def make_poller(tmp_path: Path, handler, **mapping: Any) -> tuple[Poller, FakeSqs, list[list[str]]]:
+    calls: list[list[str]] = []
+
+    def recording(event: dict, context: Any) -> Any:
+        calls.append([r["kinesis"]["sequenceNumber"] for r in event["Records"]])
+        return handler(event)
+
+    sqs = FakeSqs()
+    settings = {"stream_arn": STREAM_ARN, "batch_size": 10, "report_item_failures": True, "bisect": True,
+                "max_retries": 2, "on_failure_arn": "arn:aws:sqs:us-east-1:123456789012:dead", **mapping}
+    poller = Poller(kinesis=None, sqs=sqs, mapping=Mapping(**settings), handler=recording,
+                    context_factory=lambda: None, region="us-east-1", role_arn="arn:role", function_arn="arn:fn",
+                    checkpoints=Checkpoints(tmp_path / "cp"), beacon=Beacon(None, None), sweep_seconds=None,
+                    max_backoff=0.0)
+    poller._sleep = lambda attempt: None
+    return poller, sqs, calls
+
+
+def deliver(poller: Poller, seqs: range) -> None:
+    from iot_dataplane.poller import ShardState
+
+    poller._deliver(ShardState("shardId-000000000000"), [record(s) for s in seqs])
+
+
+def test_batch_item_failure_retries_from_the_failed_record_and_checkpoints_before_it(tmp_path: Path) -> None:
+    attempts = {"n": 0}
+
+    def handler(event: dict) -> dict:
+        attempts["n"] += 1
+        return {"batchItemFailures": [{"itemIdentifier": "4"}]} if attempts["n"] == 1 else {"batchItemFailures": []}
+
+    poller, sqs, calls = make_poller(tmp_path, handler)
+    deliver(poller, range(1, 7))
+    assert calls == [["1", "2", "3", "4", "5", "6"], ["4", "5", "6"]]
+    assert poller.checkpoints.get("shardId-000000000000") == {"sequence_number": "6"}
+    assert poller.stats.records == 6
+    assert sqs.sent == []
+
+
+def test_function_error_bisects_and_a_poison_record_goes_to_the_on_failure_queue(tmp_path: Path) -> None:
+    def handler(event: dict) -> dict:
+        if any(r["kinesis"]["sequenceNumber"] == "3" for r in event["Records"]):
+            raise RuntimeError("boom")
+        return {}
+
+    poller, sqs, calls = make_poller(tmp_path, handler, max_retries=1)
+    deliver(poller, range(1, 5))
+    # [1..4] fails -> [1,2] ok, [3,4] fails -> [3] fails (retry) -> dead letter, [4] ok
+    assert ["1", "2"] in calls and ["4"] in calls
+    assert [c for c in calls if c == ["3"]] == [["3"], ["3"]]
+    [dead] = sqs.sent
+    info = dead["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == ("3", "3", 1)
+    assert dead["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert info["streamArn"] == STREAM_ARN
+    assert poller.checkpoints.get("shardId-000000000000") == {"sequence_number": "4"}
+
+
+def test_retries_stop_at_the_record_age_limit(tmp_path: Path) -> None:
+    poller, sqs, calls = make_poller(tmp_path, lambda e: {"batchItemFailures": [{"itemIdentifier": "1"}]},
+                                     max_retries=-1, max_record_age=0)
+    deliver(poller, range(1, 3))
+    assert len(calls) == 1
+    assert sqs.sent[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert sqs.sent[0]["KinesisBatchInfo"]["batchSize"] == 2
+
+
+def test_unknown_failure_identifier_retries_the_whole_batch(tmp_path: Path) -> None:
+    answers = iter([{"batchItemFailures": [{"itemIdentifier": "nope"}]}, {}])
+    poller, _sqs, calls = make_poller(tmp_path, lambda e: next(answers))
+    deliver(poller, range(1, 4))
+    assert calls == [["1", "2", "3"], ["1", "2", "3"]]
+
+
+def test_mapping_reads_the_stacks_event_source_mapping() -> None:
+    mapping = Mapping.from_api({
+        "EventSourceArn": STREAM_ARN, "BatchSize": 500, "MaximumBatchingWindowInSeconds": 1,
+        "StartingPosition": "LATEST", "MaximumRetryAttempts": 10000, "MaximumRecordAgeInSeconds": 3600,
+        "BisectBatchOnFunctionError": True, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:r:1:dead"}},
+    })
+    assert (mapping.batch_size, mapping.batching_window, mapping.max_retries, mapping.max_record_age) == (500, 1.0, 10000, 3600)
+    assert mapping.bisect and mapping.report_item_failures
+    assert mapping.on_failure_arn == "arn:aws:sqs:r:1:dead"
+
+
+# --- outages ---------------------------------------------------------------------------------------------------------
+def test_outage_is_logged_every_time_and_fatal_after_the_limit(caplog: pytest.LogCaptureFixture) -> None:
+    outage = Outage("endpoint", allowed_seconds=0.0)
+    with pytest.raises(DependencyError, match=r"endpoint has failed for .* last error: refused\. Start it"):
+        outage.failed(ConnectionError("refused"), "Start it.")
+    assert "endpoint failing" in caplog.text
+
+
+def test_percentiles() -> None:
+    assert percentiles([float(i) for i in range(1, 101)]) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+# --- simulator -----------------------------------------------------------------------------------------------------
+def test_fleet_is_deterministic_and_gateways_stay_in_one_zone() -> None:
+    scenario = Scenario(sensors=1000, zones=3, gateway_size=150, seed=5)
+    zones, devices = build_fleet(scenario)
+    assert zones == ["sim-z001", "sim-z002", "sim-z003"]
+    assert sum(len(d.sensors) for d in devices) == 1000
+    assert all(len(d.sensors) <= 150 and {s.zone for s in d.sensors} == {d.zone} for d in devices)
+    assert build_fleet(scenario) == (zones, devices)
+
+
+def test_daily_profile_has_rush_hours_and_quiet_nights() -> None:
+    assert daily_load(8.0) > 0.9 and daily_load(17.5) > 0.9
+    assert daily_load(3.0) < 0.1
+    assert daily_load(8.0) > daily_load(11.0) > daily_load(3.0)
+
+
+def test_expected_alerts_follow_the_scenario() -> None:
+    scenario = Scenario(sensors=20, zones=2, duration_s=400, congestions=[Congestion("sim-z001", 0, 2)],
+                        silences=[Silence("sim-z002-s0001", 30)])
+    zones, devices = build_fleet(scenario)
+    expected = expected_alerts(scenario, zones, devices)
+    assert {"type": "CongestionAlert", "zone": "sim-z001", "after_s": 0} in expected
+    assert {"type": "CongestionCleared", "zone": "sim-z001", "after_s": 180} in expected
+    assert {"type": "SensorSilent", "zone": "sim-z002", "sensor_id": "sim-z002-s0001", "after_s": 180} in expected
+    short = Scenario(sensors=20, zones=2, duration_s=60, congestions=[Congestion("sim-z001", 0, 2)])
+    assert [a["type"] for a in expected_alerts(short, *build_fleet(short))] == ["CongestionAlert"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sensors": 0}, "sensors"),
+        ({"zones": 30}, "zones"),
+        ({"rate_hz": 0}, "rate_hz"),
+        ({"gateway_size": 501}, "gateway_size"),
+        ({"malformed": {"nope": 1}}, "unknown kind 'nope'"),
+    ],
+)
+def test_bad_scenarios_are_refused_naming_the_field(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Scenario(**overrides).validate()
+
+
+class RecordingTransport(Transport):
+    def __init__(self) -> None:
+        self.sim: Simulator | None = None
+        self.published: list[tuple[str, str, bytes]] = []
+
+    def connect(self, device: str) -> None:
+        pass
+
+    def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
+        self.published.append((device, topic, payload))
+        self.sim.ack(token, True)
+
+    def close(self) -> None:
+        pass
+
+
+def test_simulator_publishes_under_each_devices_own_name_and_reports_what_it_sent() -> None:
+    scenario = Scenario(sensors=12, zones=2, rate_hz=20, duration_s=0.2, gateway_size=3, seed=3,
+                        congestions=[Congestion("sim-z001", 0, 1)], malformed={"bad_json": 1, "vehicle_count": 2})
+    simulator = Simulator(scenario, rule_name="r")
+    transport = RecordingTransport()
+    transport.sim = simulator
+    report = simulator.run(transport)
+    assert report.malformed_acked == {"bad_json": 1, "vehicle_count": 2}
+    readings = 0
+    for device, topic, payload in transport.published:
+        zone = topic.split("/")[4]
+        assert topic == f"$aws/rules/r/traffic/{zone}/{device}/telemetry"
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            continue
+        if "readings" not in body:
+            continue
+        readings += len(body["readings"])
+        assert {r["zone"] for r in body["readings"]} == {zone}
+        congested = [r["congestion_index"] >= 0.85 for r in body["readings"]]
+        assert all(congested) if zone == "sim-z001" else not any(congested)
+    assert readings == report.readings_acked == sum(report.readings_by_zone.values()) == 12 * 4
+    assert report.messages_acked == report.messages_sent == len(transport.published)
