@@ -346,3 +346,17 @@ def test_a_restarted_endpoint_is_reported_and_the_data_plane_stops(plane: Plane)
         assert "does not exist at the AWS endpoint" in log or "has failed for" in log, log[-2000:]
     assert not (plane.state / "bridge.health").exists()
     assert not (plane.state / "poller.health").exists()
+
+
+def test_after_a_new_deploy_into_the_restarted_endpoint_data_flows_again(plane: Plane) -> None:
+    """The stack deployed again under the same names has a new stream whose sequence numbers start over: the
+    poller's checkpoints of the old stream must not make it skip the new one's records."""
+    plane.deploy()
+    plane.start_bridge()
+    plane.start_poller()
+    scenario = Scenario(sensors=6, zones=2, rate_hz=2, duration_s=1, seed=5, prefix="dpr")
+    simulator = publish(plane, scenario)
+    expected = simulator.report.readings_by_zone
+    assert sum(expected.values()) == 12
+    wait_for(lambda: stored(plane, simulator.zones) == expected, 30, "the readings in the new stack's table")
+    assert len(list((plane.state / "checkpoints").iterdir())) == 2  # one directory per incarnation of the stream

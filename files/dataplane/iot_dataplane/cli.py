@@ -27,7 +27,7 @@ from .bench import add_arguments as add_bench_arguments
 from .bridge import Bridge
 from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
 from .pki import LocalCA, PkiError
-from .poller import Checkpoints, LambdaContext, Mapping, Poller, install_kill_switch, load_handler
+from .poller import Checkpoints, LambdaContext, Mapping, Poller, checkpoint_dir, install_kill_switch, load_handler
 from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator
 
 LAMBDA_DIR = str(Path(__file__).resolve().parents[2] / "lambda")
@@ -143,12 +143,13 @@ def build_poller(args: argparse.Namespace) -> Any:
         install_kill_switch(int(os.environ["IOT_DATAPLANE_TEST_KILL_AFTER_WRITES"]))
     state = Path(args.state_dir)
     stream_name = mapping.stream_arn.split("/", 1)[1]
+    kinesis = aws_client("kinesis", args.region, args.endpoint_url)
 
     def context() -> LambdaContext:
         return LambdaContext(function["FunctionName"], function["FunctionArn"], int(function.get("MemorySize", 128)), int(function.get("Timeout", 60)))
 
     return Poller(
-        kinesis=aws_client("kinesis", args.region, args.endpoint_url),
+        kinesis=kinesis,
         sqs=aws_client("sqs", args.region, args.endpoint_url),
         mapping=mapping,
         handler=handler,
@@ -156,7 +157,7 @@ def build_poller(args: argparse.Namespace) -> Any:
         region=args.region,
         role_arn=function.get("Role", ""),
         function_arn=function["FunctionArn"],
-        checkpoints=Checkpoints(state / "checkpoints" / stream_name),
+        checkpoints=Checkpoints(checkpoint_dir(state, kinesis, stream_name)),
         beacon=Beacon(str(state / "poller.health"), str(state / "poller.stats.json")),
         sweep_seconds=args.sweep_seconds or None,
         outage_seconds=args.outage_seconds,

@@ -179,6 +179,20 @@ class Checkpoints:
         return out
 
 
+def checkpoint_dir(state_dir: Path, kinesis: Any, stream_name: str) -> Path:
+    """Where the checkpoints of this incarnation of the stream live: a stream deleted and created again under the same
+    name (a teardown and a new deploy, a restarted local endpoint) starts over with new sequence numbers, and an old
+    checkpoint would skip its records, so the directory carries the stream's creation time."""
+    try:
+        summary = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
+    except Exception as exc:  # any failure here means the poller cannot start; the message says which stream
+        raise DependencyError(f"cannot describe Kinesis stream {stream_name} at the AWS endpoint: {exc}. Deploy the stack first.") from exc
+    created = summary["StreamCreationTimestamp"]
+    if isinstance(created, datetime.datetime):
+        created = created.timestamp()
+    return state_dir / "checkpoints" / f"{stream_name}-{int(float(created) * 1000)}"
+
+
 class Poller:
     def __init__(
         self,
