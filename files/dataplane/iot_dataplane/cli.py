@@ -343,6 +343,7 @@ def _component_parsers(sub: Any) -> None:
     p.add_argument("--pki-dir", required=True)
     p.add_argument("--state-dir", required=True)
     p.add_argument("--outage-seconds", type=float, default=60.0, help="stop (exit 3) when the endpoint or the broker has failed this long")
+    p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
     p.add_argument("--max-seconds", type=float)
     p.set_defaults(func=cmd_bridge)
 
@@ -354,6 +355,7 @@ def _component_parsers(sub: Any) -> None:
     p.add_argument("--sweep-seconds", type=float, default=60.0, help="the sweep schedule's period (0: no sweep)")
     p.add_argument("--outage-seconds", type=float, default=60.0)
     p.add_argument("--code-version", help="the package the stack runs (logged; a new one restarts the poller)")
+    p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
     p.add_argument("--max-seconds", type=float)
     p.set_defaults(func=cmd_poller)
 
