@@ -245,3 +245,82 @@ def test_iot_policy_ref_json_document_and_delete_after_update(cfn) -> None:
     [summary] = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "routing"]
     assert summary["StackStatus"] == "DELETE_COMPLETE"
     assert iot.list_policies()["policies"] == []
+
+
+# --- 10-12: moto's cost per request at pipeline rates, with the same results ------------------------------------------
+@pytest.fixture
+def ddb():
+    from moto import mock_aws  # noqa: PLC0415
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}])
+        yield client
+
+
+KEY = {"pk": {"S": "ZONE#z"}, "sk": {"S": "SENSORS"}}
+
+
+def set_many(ddb, names: list[str], value: str = "60") -> None:
+    ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET " + ", ".join(f"#s{i} = :w" for i in range(len(names))),
+                    ExpressionAttributeNames={f"#s{i}": n for i, n in enumerate(names)},
+                    ExpressionAttributeValues={":w": {"N": value}})
+
+
+def test_long_update_expressions_are_checked_once_with_the_same_errors(ddb, monkeypatch) -> None:
+    calls = []
+    original = compat._check_for_overlapping_paths
+
+    def counting(self, node):
+        calls.append(node)
+        return original(self, node)
+
+    monkeypatch.setattr(compat, "_check_for_overlapping_paths", counting)
+    set_many(ddb, [f"L#s{i}" for i in range(100)])
+    # once per validation of the whole expression (moto validates twice); moto alone: once per node (606), each over its subtree
+    assert len(calls) <= 2
+    item = ddb.get_item(TableName="t", Key=KEY)["Item"]
+    assert len(item) == 102 and item["L#s99"] == {"N": "60"}
+    # the errors AWS gives are still raised, wherever the clash is in a long expression
+    with pytest.raises(ClientError, match="Two document paths overlap"):
+        set_many(ddb, ["a", *[f"b{i}" for i in range(50)], "a"])
+    with pytest.raises(ClientError, match="Two document paths overlap"):
+        ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET x = :w, " + ", ".join(f"c{i} = :w" for i in range(40)) + ", x.y = :w",
+                        ExpressionAttributeValues={":w": {"N": "1"}})
+
+
+def test_the_item_size_limit_holds_as_items_grow_shrink_and_change(ddb) -> None:
+    big = "x" * 1000
+    for start in range(0, 390, 30):  # ~390 KB in 13 updates of 30 attributes of 1 KB
+        ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET " + ", ".join(f"#a{i} = :v" for i in range(30)),
+                        ExpressionAttributeNames={f"#a{i}": f"a{start + i:04d}" for i in range(30)},
+                        ExpressionAttributeValues={":v": {"S": big}})
+    with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size|Item size to update has exceeded"):
+        ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": "more"},
+                        ExpressionAttributeValues={":v": {"S": "y" * 20000}})
+    # overwriting an attribute with a value of the same size stays within the limit
+    ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET a0000 = :v", ExpressionAttributeValues={":v": {"S": "z" * 1000}})
+    # after a REMOVE there is room again
+    ddb.update_item(TableName="t", Key=KEY, UpdateExpression="REMOVE " + ", ".join(f"a{i:04d}" for i in range(30)))
+    ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": "more"},
+                    ExpressionAttributeValues={":v": {"S": "y" * 20000}})
+    item = ddb.get_item(TableName="t", Key=KEY)["Item"]
+    assert len(item) == 2 + 390 - 30 + 1 and item["a0000" if "a0000" in item else "a0030"]
+
+
+def test_limited_size_dict_counts_like_moto(monkeypatch) -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: PLC0415
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict  # noqa: PLC0415
+
+    monkeypatch.setattr(compat, "ITEM_SIZE_RECHECK", 10**9)  # the incremental count alone, never the full sum
+    d = LimitedSizeDict()
+    d["a"] = DynamoType({"S": "x" * 200000})
+    d["a"] = DynamoType({"S": "x" * 400000})  # replaces: the old value no longer counts
+    with pytest.raises(ItemSizeTooLarge):
+        d["b"] = DynamoType({"S": "x" * 5000})
+    del d["a"]
+    d["b"] = DynamoType({"S": "x" * 5000})
+    assert set(d) == {"b"}

@@ -27,6 +27,15 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    (so subscribers see it); Lambda and Kinesis targets are acknowledged without delivery, because moto cannot run
    Lambda code and its Kinesis event source mappings would try to (the local data plane does that instead).
 
+Three more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result:
+
+10. DynamoDB UpdateItem checks overlapping paths and clause counts on every node of the expression, each over its
+    subtree, so an update with n SET clauses costs O(n^2) (100 clauses: about 0.45 s); both checks now run once,
+    on the whole expression.
+11. An item's 400 KB limit is checked by summing the whole item on every attribute set, so writing an item of n
+    attributes costs O(n^2); the size is now kept as it changes and summed in full only near the limit.
+12. Every request lists moto's package directory from disk to route it; the listing is now read once.
+
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
 pointed at AWS or LocalStack, the collection does not use it.
@@ -35,12 +44,14 @@ pointed at AWS or LocalStack, the collection does not use it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
 import sys
 from typing import Any, Callable
 
+import moto.backends
 import yaml
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
@@ -48,7 +59,10 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.events.models import Archive, EventTemplateParser, Rule
 from moto.iot.models import FakePolicy, iot_backends
 from moto.server import main
@@ -327,6 +341,66 @@ def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input:
             LOG.info("event for %s target %s not delivered: moto runs no Lambda code", arn.service, target["Arn"])
 
 
+# --- 10-12: moto's cost per request at pipeline rates --------------------------------------------------------------
+_check_for_overlapping_paths = OverlappingPathsValidator.check_for_overlapping_paths
+_verify_action_counts = ActionCountValidator.verify_action_counts
+
+
+def _at_the_root(name: str) -> Callable[..., Any]:
+    """moto's AST node classes all derive from UpdateExpression, so these two checks run on every node and search its
+    whole subtree again: O(n^2) for n clauses. The root holds every action, so checking it alone raises the same
+    errors."""
+
+    def check(self: Any, node: Any) -> Any:
+        if node.parent is not None:
+            return node
+        return globals()[name](self, node)
+
+    return check
+
+
+ITEM_SIZE_LIMIT = 405000  # moto's own figure (AWS: 400 KB, measured between 409 and 410 KB)
+ITEM_SIZE_RECHECK = 300000  # above this the size is summed in full, as moto does (nested values change in place)
+
+
+def _entry_size(key: str, value: Any) -> int:
+    return bytesize(key) + (value.size() if type(value) is DynamoType else bytesize(str(value)))
+
+
+def limited_setitem(self: LimitedSizeDict, key: str, value: Any) -> None:
+    known = self.__dict__.get("_size")
+    if known is None:
+        known = sum(_entry_size(k, v) for k, v in self.items())
+    elif key in self:
+        known -= _entry_size(key, dict.__getitem__(self, key))
+    new = _entry_size(key, value)
+    if known + new > ITEM_SIZE_RECHECK:
+        known = sum(_entry_size(k, v) for k, v in self.items() if k != key)
+    if known + new > ITEM_SIZE_LIMIT:
+        from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+        raise ItemSizeTooLarge
+    dict.__setitem__(self, key, value)
+    self.__dict__["_size"] = known + new
+
+
+def _forgetting_size(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def changed(self: LimitedSizeDict, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__.pop("_size", None)
+        return method(self, *args, **kwargs)
+
+    return changed
+
+
+@functools.lru_cache(maxsize=1)
+def _moto_modules() -> tuple[str, ...]:
+    return tuple(_list_of_moto_modules())
+
+
+_list_of_moto_modules = moto.backends.list_of_moto_modules
+
+
 Table.create_from_cloudformation_json = classmethod(_create_table_with_ttl_and_pitr)  # type: ignore[method-assign,assignment]
 _with_json_property(Archive, "EventPattern")
 _with_json_property(FakePolicy, "PolicyDocument")
@@ -337,6 +411,12 @@ CloudFormationResponse._validate_different_update = _validate_different_update  
 CloudFormationResponse.create_change_set = _validating(create_change_set)  # type: ignore[method-assign]
 CloudFormationResponse.create_stack = _validating(CloudFormationResponse.create_stack)  # type: ignore[method-assign]
 CloudFormationResponse.update_stack = _validating(CloudFormationResponse.update_stack)  # type: ignore[method-assign]
+OverlappingPathsValidator.check_for_overlapping_paths = _at_the_root("_check_for_overlapping_paths")  # type: ignore[method-assign]
+ActionCountValidator.verify_action_counts = _at_the_root("_verify_action_counts")  # type: ignore[method-assign]
+LimitedSizeDict.__setitem__ = limited_setitem  # type: ignore[method-assign,assignment]
+for _name in ("__delitem__", "pop", "popitem", "clear", "update", "setdefault"):
+    setattr(LimitedSizeDict, _name, _forgetting_size(getattr(dict, _name)))
+moto.backends.list_of_moto_modules = _moto_modules  # type: ignore[assignment]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
