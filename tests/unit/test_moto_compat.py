@@ -250,7 +250,7 @@ def test_iot_policy_ref_json_document_and_delete_after_update(cfn) -> None:
 # --- 10-12: moto's cost per request at pipeline rates, with the same results ------------------------------------------
 @pytest.fixture
 def ddb():
-    from moto import mock_aws  # noqa: PLC0415
+    from moto import mock_aws
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -298,7 +298,7 @@ def test_the_item_size_limit_holds_as_items_grow_shrink_and_change(ddb) -> None:
         ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET " + ", ".join(f"#a{i} = :v" for i in range(30)),
                         ExpressionAttributeNames={f"#a{i}": f"a{start + i:04d}" for i in range(30)},
                         ExpressionAttributeValues={":v": {"S": big}})
-    with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size|Item size to update has exceeded"):
+    with pytest.raises(ClientError, match=r"Item size has exceeded the maximum allowed size|Item size to update has exceeded"):
         ddb.update_item(TableName="t", Key=KEY, UpdateExpression="SET #n = :v", ExpressionAttributeNames={"#n": "more"},
                         ExpressionAttributeValues={":v": {"S": "y" * 20000}})
     # overwriting an attribute with a value of the same size stays within the limit
@@ -312,8 +312,8 @@ def test_the_item_size_limit_holds_as_items_grow_shrink_and_change(ddb) -> None:
 
 
 def test_limited_size_dict_counts_like_moto(monkeypatch) -> None:
-    from moto.dynamodb.exceptions import ItemSizeTooLarge  # noqa: PLC0415
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict  # noqa: PLC0415
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
     monkeypatch.setattr(compat, "ITEM_SIZE_RECHECK", 10**9)  # the incremental count alone, never the full sum
     d = LimitedSizeDict()
@@ -324,3 +324,37 @@ def test_limited_size_dict_counts_like_moto(monkeypatch) -> None:
     del d["a"]
     d["b"] = DynamoType({"S": "x" * 5000})
     assert set(d) == {"b"}
+
+
+def test_a_query_reads_its_partition_only_with_moto_s_results(ddb, monkeypatch) -> None:
+    for pk in ("ZONE#a", "ZONE#b", "SENSOR#x"):
+        for sk in ("W#100#s0", "W#160#s0", "W#160#s1", "ALERT", "SENSORS"):
+            ddb.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}, "n": {"N": str(len(pk + sk))}})
+    queries = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "ZONE#a"}}},
+        {"KeyConditionExpression": "pk = :p AND begins_with(sk, :w)", "ExpressionAttributeValues": {":p": {"S": "ZONE#b"}, ":w": {"S": "W#"}}},
+        {"KeyConditionExpression": "pk = :p AND sk BETWEEN :l AND :h", "ScanIndexForward": False,
+         "ExpressionAttributeValues": {":p": {"S": "ZONE#a"}, ":l": {"S": "W#100"}, ":h": {"S": "W#161"}}},
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "ZONE#none"}}},
+    ]
+
+    def run(query: dict) -> list:
+        pages, kwargs = [], dict(query)
+        while True:
+            page = ddb.query(TableName="t", Limit=2, ConsistentRead=True, **kwargs)
+            pages.append(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return pages
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    whole_table_reads = []
+    original = compat._table_all_items
+    monkeypatch.setattr(compat, "_table_all_items", lambda table: whole_table_reads.append(table) or original(table))
+    ours = [run(q) for q in queries]
+    assert whole_table_reads == []
+    from moto.dynamodb.models.table import Table
+
+    monkeypatch.setattr(Table, "all_items", original)  # what moto alone does
+    assert ours == [run(q) for q in queries]
+    assert [sum(len(page) for page in p) for p in ours] == [5, 3, 3, 0]
+    assert len(ddb.scan(TableName="t")["Items"]) == 15  # a Scan still reads every partition
