@@ -210,6 +210,15 @@ class Transport:
     def connect(self, device: str) -> None:
         raise NotImplementedError
 
+    def acknowledged(self, device: str, mid: int, ok: bool) -> None:
+        """A PUBACK. paho calls this holding its own message lock: ours is taken only briefly, never around paho."""
+        with self.lock:
+            token = self.tokens.pop((device, mid), None)
+            if token is None:  # the PUBACK overtook publish() registering its token
+                self.early[(device, mid)] = ok
+        if token is not None:
+            self.on_ack(token, ok)
+
     def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
         raise NotImplementedError
 
@@ -231,6 +240,7 @@ class MqttTransport(Transport):
         self.connect_timeout = connect_timeout
         self.clients: dict[str, Any] = {}
         self.tokens: dict[tuple[str, int], Any] = {}
+        self.early: dict[tuple[str, int], bool] = {}  # PUBACKs that came before publish() returned
         self.lock = threading.Lock()
 
     def connect(self, device: str) -> None:
@@ -249,10 +259,7 @@ class MqttTransport(Transport):
             ready.set()
 
         def on_publish(c: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-            with self.lock:
-                token = self.tokens.pop((device, mid), None)
-            if token is not None:
-                self.on_ack(token, not reason.is_failure)
+            self.acknowledged(device, mid, not reason.is_failure)
 
         client.on_connect = on_connect
         client.on_publish = on_publish
@@ -266,10 +273,15 @@ class MqttTransport(Transport):
         self.clients[device] = client
 
     def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
-        client = self.clients[device]
+        # Not under self.lock: paho's network thread holds paho's lock while it calls on_publish, which takes ours
+        # (holding ours here while paho takes its own deadlocked the simulator under load).
+        info = self.clients[device].publish(topic, payload, qos=1)
         with self.lock:
-            info = client.publish(topic, payload, qos=1)
-            self.tokens[(device, info.mid)] = token
+            acked = self.early.pop((device, info.mid), None)
+            if acked is None:
+                self.tokens[(device, info.mid)] = token
+        if acked is not None:
+            self.on_ack(token, acked)
 
     def close(self) -> None:
         for client in self.clients.values():

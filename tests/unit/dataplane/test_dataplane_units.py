@@ -8,6 +8,7 @@ import base64
 import datetime
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from iot_dataplane.pki import LocalCA, PkiError
 from iot_dataplane.poller import Checkpoints, Mapping, Poller, kinesis_event_record
 from iot_dataplane.simulator import (
     Congestion,
+    MqttTransport,
     Scenario,
     Silence,
     Simulator,
@@ -338,3 +340,30 @@ def test_simulator_publishes_under_each_devices_own_name_and_reports_what_it_sen
         assert all(congested) if zone == "sim-z001" else not any(congested)
     assert readings == report.readings_acked == sum(report.readings_by_zone.values()) == 12 * 4
     assert report.messages_acked == report.messages_sent == len(transport.published)
+
+
+def test_a_puback_that_overtakes_publish_is_counted_and_does_not_deadlock() -> None:
+    """paho holds its message lock while its network thread runs the PUBACK callback, and publish() needs that lock:
+    the transport must not hold its own lock around publish() (the simulator used to hang under load)."""
+    acks: list[tuple[Any, bool]] = []
+    transport = MqttTransport("127.0.0.1", 1, "ca", lambda d: ("c", "k"), lambda token, ok: acks.append((token, ok)))
+
+    class Client:
+        """publish() waits, as paho's lock makes it wait, for a PUBACK callback running in another thread."""
+
+        def __init__(self) -> None:
+            self.mid = 0
+
+        def publish(self, topic: str, payload: bytes, qos: int) -> Any:
+            self.mid += 1
+            callback = threading.Thread(target=transport.acknowledged, args=("dev-1", self.mid, self.mid % 2 == 1))
+            callback.start()
+            callback.join(timeout=2)
+            assert not callback.is_alive(), "the PUBACK callback is blocked by the transport's lock"
+            return type("Info", (), {"mid": self.mid})()
+
+    transport.clients["dev-1"] = Client()
+    transport.publish("dev-1", "t", b"{}", "first")
+    transport.publish("dev-1", "t", b"{}", "second")
+    assert acks == [("first", True), ("second", False)]
+    assert transport.tokens == {} and transport.early == {}
