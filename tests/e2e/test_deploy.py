@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -24,11 +25,34 @@ STACK = "smartcity-iot-local"
 TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
 
 
+def free_port_pair() -> int:
+    """A free port whose next port is free too: the MQTT ports of the two local regions (base, base + 1)."""
+    for _attempt in range(50):
+        base = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+
+
 @dataclass
 class Deployment:
     port: int
     home: Path
     collections_path: str
+    mqtt_port_base: int = field(default_factory=free_port_pair)
+
+    @property
+    def data_plane_pid_files(self) -> list[Path]:
+        root = self.home / "state" / "smartcity-iot-analytics" / f"data-plane-{self.port}"
+        return [root / region / f"{name}.pid" for region in REGIONS for name in ("poller", "bridge", "mosquitto")]
+
+    def stop_everything(self) -> None:
+        for pid_file in [*self.data_plane_pid_files, self.pid_file]:
+            stop_by_pid_file(pid_file)
 
     @property
     def url(self) -> str:
@@ -64,7 +88,7 @@ class Deployment:
         started = time.monotonic()
         proc = subprocess.run(
             [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
-             "-e", f"local_endpoint_port={self.port}", *args],
+             "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}", *args],
             cwd=self.home,  # away from the checkout's ansible.cfg: only the installed collection is used
             env=base_env,
             capture_output=True,
@@ -117,7 +141,7 @@ def installed_collection(tmp_path_factory) -> str:
 def deployment(installed_collection, tmp_path_factory):
     dep = Deployment(free_port(), tmp_path_factory.mktemp("home"), installed_collection)
     yield dep
-    stop_by_pid_file(dep.pid_file)
+    dep.stop_everything()
 
 
 def stacks(dep: Deployment, region: str) -> list[dict]:
@@ -136,6 +160,10 @@ def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -
         assert stack["StackStatus"] == "CREATE_COMPLETE"
         assert {o["OutputKey"] for o in stack["Outputs"]} >= {"StreamName", "TableName", "FunctionName"}
         assert f"[{region}] stack {STACK}: CREATE_COMPLETE; package uploaded" in first.stdout
+        # the smoke test published through the region's broker and saw its readings, alert and quarantine
+        assert re.search(rf"Data flows in {region}: 12 readings stored in [\d.]+s, CongestionAlert after", first.stdout), explain(first)
+    for pid_file in deployment.data_plane_pid_files:  # broker, bridge and poller of both regions keep running
+        os.kill(int(pid_file.read_text()), 0)
     # us-east-1 completes (smoke test included) before eu-west-1 starts
     assert first.stdout.index("ok: [local-us-east-1]") < first.stdout.index("ok: [local-eu-west-1]")
     assert first.stdout.rindex("[local-us-east-1]") < first.stdout.index("[local-eu-west-1]")
@@ -215,6 +243,7 @@ def test_teardown_removes_every_region_and_stops_the_endpoint(deployment: Deploy
     for region in REGIONS:
         assert stacks(deployment, region) == []
         assert deployment.client("s3", region).list_buckets()["Buckets"] == []
+    assert [p for p in deployment.data_plane_pid_files if p.exists()] == []  # broker, bridge, poller stopped
     assert deployment.pid_file.exists()
 
     again = deployment.run("teardown", "-e", "env=local")
