@@ -80,7 +80,7 @@ options:
     type: int
   health_file:
     description:
-      - For a process without a port of its own (a worker): it is healthy while this file exists and was modified
+      - For a process without a port of its own (a worker), it is healthy while this file exists and was modified
         less than 10 seconds ago. The process refreshes it while it works and its dependencies answer.
       - The file is removed before a start, so a stale file of an earlier run never passes for the new process.
       - Used when neither O(health_url) nor O(health_port) is set.

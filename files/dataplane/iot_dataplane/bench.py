@@ -85,7 +85,7 @@ def publish_to_visible(published: dict[str, list[tuple[float, int]]], polls: dic
     latencies = []
     for zone, events in published.items():
         seen = polls.get(zone, [])
-        totals = [t for _, t in seen]
+        totals = [total for _at, total in seen]
         # totals only grow; the first poll at or after the publish whose total covers the publish
         for t_pub, cumulative in events:
             index = bisect.bisect_left(totals, cumulative)

@@ -379,7 +379,7 @@ class Simulator:
         """Malformed messages go out at seeded moments of the first half of the run."""
         plan: list[tuple[float, str]] = []
         for kind, count in sorted(self.scenario.malformed.items()):
-            plan.extend((self.rng.uniform(0, self.scenario.duration_s / 2), kind) for _ in range(count))
+            plan.extend((self.rng.uniform(0, self.scenario.duration_s / 2), kind) for _number in range(count))
         return sorted(plan)
 
     def run(self, transport: Transport, stop: threading.Event | None = None, ack_timeout: float = 30.0) -> Report:

@@ -368,7 +368,7 @@ ITEM_SIZE_RECHECK = 300000  # above this the size is summed in full, as moto doe
 
 
 def _entry_size(key: str, value: Any) -> int:
-    return bytesize(key) + (value.size() if type(value) is DynamoType else bytesize(str(value)))
+    return bytesize(key) + (value.size() if isinstance(value, DynamoType) else bytesize(str(value)))
 
 
 def limited_setitem(self: LimitedSizeDict, key: str, value: Any) -> None:
