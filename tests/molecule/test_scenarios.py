@@ -1,15 +1,37 @@
-"""Every Molecule scenario (one per role) against its own local endpoint on a free port."""
+"""Every Molecule scenario (one per role) against its own local endpoint and MQTT port, both free ports.
+
+The local data plane of a scenario (molecule/local_data_plane, molecule/smoke_test) keeps its CA, pid files and logs
+in SMARTCITY_ENDPOINT_STATE_DIR/data-plane; whatever a failed run left running there is stopped by its pid files.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, VENV_BIN, free_port, stop_by_pid_file
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+DATA_PLANE_PROCESSES = ("poller", "bridge", "mosquitto")
+
+
+def stop_data_plane(region_dir: Path) -> None:
+    """Stop the data plane processes whose pid files local_process left, when the pid is still the process it started
+    (the sidecar's kernel start time matches): poller and bridge first, the broker last, as the role stops them."""
+    for name in DATA_PLANE_PROCESSES:
+        pid_file = region_dir / f"{name}.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            record = json.loads((region_dir / f"{name}.pid.json").read_text())
+            stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if record.get("pid") == pid and record.get("start_time") == int(stat[19]):
+            stop_by_pid_file(pid_file)
 
 
 def test_every_role_has_a_scenario() -> None:
@@ -20,6 +42,9 @@ def test_every_role_has_a_scenario() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario(scenario: str, tmp_path) -> None:
     port = free_port()
+    mqtt_port = free_port()
+    while mqtt_port == port:
+        mqtt_port = free_port()
     state_dir = tmp_path / "endpoint"
     env = {
         **os.environ,
@@ -27,6 +52,7 @@ def test_scenario(scenario: str, tmp_path) -> None:
         "SMARTCITY_ENDPOINT_PORT": str(port),
         "SMARTCITY_ENDPOINT_STATE_DIR": str(state_dir),
         "SMARTCITY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "SMARTCITY_MQTT_PORT": str(mqtt_port),
         "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "ephemeral"),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
@@ -42,6 +68,7 @@ def test_scenario(scenario: str, tmp_path) -> None:
             check=False,
         )
     finally:
+        stop_data_plane(state_dir / "data-plane" / "us-east-1")
         stop_by_pid_file(state_dir / "moto.pid")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
