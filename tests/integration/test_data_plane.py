@@ -7,6 +7,7 @@ endpoint, which loses its state. Every process is started on free loopback ports
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -313,6 +314,30 @@ def test_readings_reach_the_zone_items_and_malformed_messages_the_quarantine(pla
     # the stored counts stay exact (nothing arrives late, nothing twice)
     time.sleep(1)
     assert stored(plane, simulator.zones) == report.readings_by_zone
+
+
+# --- the pipeline benchmark, small: every reading stored once, latencies measured -----------------------------------
+def test_the_pipeline_benchmark_counts_every_reading_and_measures_latency(plane: Plane, tmp_path: Path) -> None:
+    result_file = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(DATAPLANE), "bench", "--region", REGION, "--endpoint-url", plane.url, "--stack-name", STACK,
+         "--mqtt-port", str(plane.mqtt_port), "--pki-dir", str(plane.ca.dir), "--state-dir", str(plane.state),
+         "--sensors", "200", "--zones", "4", "--gateway-size", "25", "--rate", "2", "--duration", "4", "--settle", "30",
+         "--basic-ingest", "--json", str(result_file)],
+        env={**os.environ, **CREDENTIALS}, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(result_file.read_text())
+    assert result["readings_published"] == 200 * 2 * 4 == result["readings_stored"]
+    assert result["drained"] and result["readings_lost"] == 0 and result["readings_double_counted"] == 0
+    assert result["latency_samples"] > 0 and 0 < result["publish_to_zone_item_ms"]["p50"] <= result["publish_to_zone_item_ms"]["p99"]
+    assert result["publish_to_alert_ms"] is not None  # the congested zone raised its alert
+    assert result["bridge"]["forwarded"] > 0 and result["poller"]["records"] > 0
+    assert "publish -> zone item readable" in proc.stdout
+    # its zones are removed again, so that later sweeps do not report its sensors silent
+    dynamodb = plane.client("dynamodb")
+    zones = dynamodb.get_item(TableName=plane.outputs["TableName"], Key={"pk": {"S": "META"}, "sk": {"S": "ZONES"}})
+    assert not [z for z in zones.get("Item", {}).get("zones", {}).get("SS", []) if z.startswith("smoke-b")]
 
 
 # --- a poller killed in the middle of a batch ------------------------------------------------------------------------

@@ -358,3 +358,38 @@ def test_a_query_reads_its_partition_only_with_moto_s_results(ddb, monkeypatch) 
     assert ours == [run(q) for q in queries]
     assert [sum(len(page) for page in p) for p in ours] == [5, 3, 3, 0]
     assert len(ddb.scan(TableName="t")["Items"]) == 15  # a Scan still reads every partition
+
+
+def test_kinesis_records_are_stored_in_order_without_running_the_mapping(monkeypatch) -> None:
+    import io
+    import zipfile
+
+    from moto import mock_aws
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
+
+    invoked = []
+    monkeypatch.setattr(LambdaFunction, "invoke", lambda self, *a, **k: invoked.append(a) or "")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("lambda_handler.py", "def lambda_handler(event, context):\n    return {}\n")
+    with mock_aws():
+        kw = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        kinesis, lam, iam = boto3.client("kinesis", **kw), boto3.client("lambda", **kw), boto3.client("iam", **kw)
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
+        lam.create_function(FunctionName="f", Runtime="python3.12", Role=role, Handler="lambda_handler.lambda_handler",
+                            Code={"ZipFile": code.getvalue()})
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+
+        def put_and_read() -> list:
+            kinesis.put_records(StreamName="s", Records=[{"Data": f"r{i}".encode(), "PartitionKey": "z"} for i in range(3)])
+            kinesis.put_record(StreamName="s", Data=b"r3", PartitionKey="z")
+            it = kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+            return [(r["SequenceNumber"], r["Data"]) for r in kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]]
+
+        assert put_and_read() == [(str(n), f"r{n - 1}".encode()) for n in range(1, 5)]
+        assert invoked == []  # the local data plane's poller is the mapping; moto would try Docker per record
+        monkeypatch.setattr(LambdaBackend, "send_kinesis_message", compat._send_kinesis_message)  # moto alone
+        put_and_read()
+        assert invoked  # which is what the launcher turns off

@@ -178,7 +178,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "messages_published": report.messages_acked,
         "messages_refused": report.messages_refused,
         "readings_stored": stored,
+        # missing when the wait ended: lost if the pipeline drained, else still on its way (the run fails either way)
         "readings_lost": max(0, report.readings_acked - stored),
+        "drained": drained_at is not None,
+        "settle_s": args.settle,
         "readings_double_counted": max(0, stored - report.readings_acked),
         "published_per_s": round(report.readings_acked / report.duration_s) if report.duration_s else 0,
         "stored_per_s": round(stored / (end - report.started_at)) if end > report.started_at else 0,
@@ -240,7 +243,12 @@ def print_result(r: dict[str, Any]) -> None:
         f"pipeline benchmark: {r['sensors']} sensors, {r['zones']} zones, gateways of {r['gateway_size']}, {r['rate_hz']} Hz, {r['duration_s']:.1f}s",
         f"  readings published (broker acked) {r['readings_published']:>12,}   ({r['published_per_s']:,}/s)",
         f"  readings stored (zone windows)    {r['readings_stored']:>12,}   ({r['stored_per_s']:,}/s end to end)",
-        f"  lost {r['readings_lost']}, counted twice {r['readings_double_counted']}, refused messages {r['messages_refused']}",
+        (
+            f"  lost {r['readings_lost']}, counted twice {r['readings_double_counted']}, refused messages {r['messages_refused']}"
+            if r["drained"]
+            else f"  NOT DRAINED: {r['readings_lost']:,} readings not stored {r['settle_s']:.0f}s after the last publish (still in the "
+            f"pipeline, or lost: raise --settle to tell); counted twice {r['readings_double_counted']}, refused messages {r['messages_refused']}"
+        ),
         f"  publish -> zone item readable     p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms ({r['latency_samples']} samples)",
         f"  publish -> CongestionAlert        {r['publish_to_alert_ms']} ms",
         f"  pipeline drained {r['drain_after_publish_s']} s after the last publish; publisher lag {r['publisher_lag_ms']}",

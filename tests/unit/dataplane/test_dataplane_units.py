@@ -20,6 +20,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
+from iot_dataplane.bench import publish_to_visible
 from iot_dataplane.bridge import partition_key
 from iot_dataplane.broker import render_acl, render_config
 from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
@@ -367,3 +368,11 @@ def test_a_puback_that_overtakes_publish_is_counted_and_does_not_deadlock() -> N
     transport.publish("dev-1", "t", b"{}", "second")
     assert acks == [("first", True), ("second", False)]
     assert transport.tokens == {} and transport.early == {}
+
+
+def test_publish_to_visible_takes_the_first_read_that_covers_each_publish() -> None:
+    # zone z: publishes at t=10 (cumulative 5) and t=11 (10); reads at 10.5 (5), 11.2 (5), 12.0 (10)
+    published = {"z": [(10.0, 5), (11.0, 10)], "quiet": [(10.0, 3)]}
+    polls = {"z": [(9.9, 5), (10.5, 5), (11.2, 5), (12.0, 10)], "quiet": [(10.1, 0)]}
+    # the read at 9.9 saw 5 before the publish: it does not count; the publish never seen gives no sample
+    assert publish_to_visible(published, polls) == pytest.approx([0.5, 1.0])
