@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connection_error, percentiles
 
-GET_RECORDS_LIMIT = 10000
+GET_RECORDS_LIMIT = 10000  # the API's maximum per call
 IDLE_POLL_SECONDS = 0.2
 
 
@@ -298,7 +298,10 @@ class Poller:
             state.iterator = self._iterator(state)
         started = time.monotonic()
         try:
-            page = self._call("GetRecords", self.kinesis.get_records, ShardIterator=state.iterator, Limit=GET_RECORDS_LIMIT)
+            # Only what the next batch still needs: AWS caps a call at 10 MB, moto at nothing, and a backlog of large
+            # gateway records read at once made one response of hundreds of MB.
+            limit = max(1, min(GET_RECORDS_LIMIT, self.mapping.batch_size - len(state.buffer)))
+            page = self._call("GetRecords", self.kinesis.get_records, ShardIterator=state.iterator, Limit=limit)
         except Exception as exc:
             if error_code(exc) == "ExpiredIteratorException":
                 state.iterator = None

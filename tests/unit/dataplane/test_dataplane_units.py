@@ -376,3 +376,34 @@ def test_publish_to_visible_takes_the_first_read_that_covers_each_publish() -> N
     polls = {"z": [(9.9, 5), (10.5, 5), (11.2, 5), (12.0, 10)], "quiet": [(10.1, 0)]}
     # the read at 9.9 saw 5 before the publish: it does not count; the publish never seen gives no sample
     assert publish_to_visible(published, polls) == pytest.approx([0.5, 1.0])
+
+
+class FakeKinesis:
+    """One shard of n records; GetRecords honours Limit (moto has no 10 MB cap, so the poller must not over-ask)."""
+
+    def __init__(self, n: int) -> None:
+        self.records = [record(s) for s in range(1, n + 1)]
+        self.limits: list[int] = []
+
+    def list_shards(self, **kwargs: Any) -> dict:
+        return {"Shards": [{"ShardId": "shardId-000000000000"}]}
+
+    def get_shard_iterator(self, **kwargs: Any) -> dict:
+        return {"ShardIterator": "0"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict:
+        self.limits.append(Limit)
+        start = int(ShardIterator)
+        page = self.records[start : start + Limit]
+        return {"Records": page, "NextShardIterator": str(start + len(page))}
+
+
+def test_the_poller_reads_no_more_than_the_next_batch_needs_and_delivers_in_order(tmp_path: Path) -> None:
+    poller, _sqs, calls = make_poller(tmp_path, lambda event: {}, batch_size=500, starting_position="TRIM_HORIZON")
+    poller.kinesis = FakeKinesis(1200)
+    poller.refresh_shards()
+    while sum(len(c) for c in calls) < 1200:
+        poller.run_once()
+    assert [len(c) for c in calls] == [500, 500, 200]
+    assert [int(s) for c in calls for s in c] == list(range(1, 1201))
+    assert max(poller.kinesis.limits) <= 500  # not the API's 10,000: one response per batch, not the whole backlog
