@@ -157,11 +157,17 @@ def test_bus_rules_targets_and_archive(endpoint: Endpoint, stack: dict[str, str]
     events = endpoint.client("events")
     bus = stack["EventBusName"]
     rules = {r["Name"]: r for r in events.list_rules(EventBusName=bus)["Rules"]}
-    # the archive's managed rule (as on AWS), and no Slack rule without a webhook
-    assert set(rules) == {f"{NAME}-alerts-to-topic", f"{NAME}-alerts-to-audit-log", f"Events-Archive-{NAME}-alerts"}
+    # the archive's managed rule (as on AWS), the smoke test's probe, and no Slack rule without a webhook
+    assert set(rules) == {f"{NAME}-alerts-to-topic", f"{NAME}-alerts-to-audit-log", f"Events-Archive-{NAME}-alerts",
+                          f"{NAME}-smoke-alerts-to-probe"}
     pattern = json.loads(rules[f"{NAME}-alerts-to-topic"]["EventPattern"])
     assert pattern["source"] == ["smartcity.traffic"]
     assert set(pattern["detail-type"]) >= {"CongestionAlert", "CongestionCleared", "SensorSilent"}
+    assert pattern["detail"]["zone"] == [{"anything-but": {"prefix": "smoke-"}}]  # smoke tests page nobody
+    probe = json.loads(rules[f"{NAME}-smoke-alerts-to-probe"]["EventPattern"])
+    assert probe["source"] == ["smartcity.traffic"] and probe["detail"]["zone"] == [{"prefix": "smoke-"}]
+    [to_probe] = events.list_targets_by_rule(Rule=f"{NAME}-smoke-alerts-to-probe", EventBusName=bus)["Targets"]
+    assert to_probe["Arn"].endswith(f":{NAME}-alert-probe")
     [to_topic] = events.list_targets_by_rule(Rule=f"{NAME}-alerts-to-topic", EventBusName=bus)["Targets"]
     assert to_topic["Arn"] == stack["AlertTopicArn"]
     assert to_topic["DeadLetterConfig"]["Arn"].endswith(f":{NAME}-dead-letters")
