@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from .broker import telemetry_filters
-from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connection_error, percentiles
+from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
 
 MAX_RECORDS = 500  # PutRecords: at most 500 entries
 MAX_REQUEST_BYTES = 5_000_000  # and 5 MB per request
@@ -170,13 +170,8 @@ class Bridge:
                 )
             except Exception as exc:
                 if error_code(exc) == "ResourceNotFoundException":
-                    raise DependencyError(
-                        f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
-                        "state (restarted?) or the stack is gone. Run deploy.yml again; the broker keeps the "
-                        "unforwarded messages of this bridge's session."
-                    ) from exc
-                hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
-                self.endpoint.failed(exc, hint)
+                    raise stream_gone(self.stream_name, " The broker keeps the unforwarded messages of this bridge's session.") from exc
+                self.endpoint.failed(exc, endpoint_hint(exc))
                 self._sleep_backoff(attempt)
                 attempt += 1
                 continue
@@ -216,12 +211,8 @@ class Bridge:
             self.kinesis.describe_stream_summary(StreamName=self.stream_name)
         except Exception as exc:  # classified below
             if error_code(exc) == "ResourceNotFoundException":
-                raise DependencyError(
-                    f"Kinesis stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
-                    "state (restarted?) or the stack is gone. Run deploy.yml again."
-                ) from exc
-            hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
-            self.endpoint.failed(exc, hint)
+                raise stream_gone(self.stream_name) from exc
+            self.endpoint.failed(exc, endpoint_hint(exc))
             return
         self.endpoint.ok()
 

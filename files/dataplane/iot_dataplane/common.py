@@ -57,6 +57,19 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (EndpointConnectionError, ConnectionError)) or (isinstance(exc, BotoCoreError) and "Could not connect" in str(exc))
 
 
+def endpoint_hint(exc: BaseException) -> str:
+    """What to check when a call to the local endpoint failed: nothing to add unless it did not answer at all."""
+    return "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
+
+
+def stream_gone(stream_name: str, detail: str = "") -> DependencyError:
+    """The stream is missing at the endpoint: it lost its state (moto keeps it in memory) or the stack was deleted."""
+    return DependencyError(
+        f"Kinesis stream {stream_name} does not exist at the AWS endpoint: the endpoint lost its state (restarted?) or "
+        f"the stack is gone. Run deploy.yml again.{detail}"
+    )
+
+
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .common import LOG, Beacon, DependencyError, Outage, error_code, is_connection_error, percentiles
+from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
 
 GET_RECORDS_LIMIT = 10000  # the API's maximum per call
 IDLE_POLL_SECONDS = 0.2
@@ -241,14 +241,10 @@ class Poller:
             except Exception as exc:
                 code = error_code(exc)
                 if code == "ResourceNotFoundException":
-                    raise DependencyError(
-                        f"{what}: stream {self.stream_name} does not exist at the AWS endpoint: the endpoint lost its "
-                        "state (restarted?) or the stack is gone. Run deploy.yml again."
-                    ) from exc
+                    raise stream_gone(self.stream_name, f" ({what})") from exc
                 if code == "ExpiredIteratorException":
                     raise
-                hint = "Is the local AWS endpoint running? deploy.yml starts it." if is_connection_error(exc) else ""
-                self.endpoint.failed(exc, hint)
+                self.endpoint.failed(exc, endpoint_hint(exc))
                 self._sleep(attempt)
                 attempt += 1
                 if self.stopping.is_set():
