@@ -27,7 +27,7 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    (so subscribers see it); Lambda and Kinesis targets are acknowledged without delivery, because moto cannot run
    Lambda code and its Kinesis event source mappings would try to (the local data plane does that instead).
 
-Three more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result:
+Five more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result:
 
 10. DynamoDB UpdateItem checks overlapping paths and clause counts on every node of the expression, each over its
     subtree, so an update with n SET clauses costs O(n^2) (100 clauses: about 0.45 s); both checks now run once,
@@ -350,7 +350,7 @@ def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input:
             LOG.info("event for %s target %s not delivered: moto runs no Lambda code", arn.service, target["Arn"])
 
 
-# --- 10-12: moto's cost per request at pipeline rates --------------------------------------------------------------
+# --- 10-14: moto's cost per request at pipeline rates --------------------------------------------------------------
 _check_for_overlapping_paths = OverlappingPathsValidator.check_for_overlapping_paths
 _verify_action_counts = ActionCountValidator.verify_action_counts
 
@@ -432,7 +432,7 @@ def table_all_items(self: Table) -> list[Any]:
     if hint is None or hint[0] is not self:
         return _table_all_items(self)
     partition = self.items.get(hint[1]) or {}
-    return sorted(list(partition.values()), key=lambda item: item.range_key)
+    return sorted(partition.values(), key=lambda item: item.range_key)
 
 
 _send_kinesis_message = LambdaBackend.send_kinesis_message
