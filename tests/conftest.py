@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -49,6 +50,25 @@ def stop_by_pid_file(pid_file: Path, timeout: float = 10.0) -> None:
             return
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
+
+
+DATA_PLANE_PROCESSES = ("poller", "bridge", "mosquitto")
+
+
+def stop_data_plane(region_dir: Path) -> None:
+    """Stop the data plane processes whose pid files local_process left in a region's state directory, when the pid
+    is still the process it started (the sidecar's kernel start time matches): poller and bridge first, the broker
+    last, as the role stops them."""
+    for name in DATA_PLANE_PROCESSES:
+        pid_file = region_dir / f"{name}.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            record = json.loads((region_dir / f"{name}.pid.json").read_text())
+            stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if record.get("pid") == pid and record.get("start_time") == int(stat[19]):
+            stop_by_pid_file(pid_file)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN, free_port, stop_by_pid_file
+from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, free_port, stop_by_pid_file, stop_data_plane
 
 REGIONS = ("us-east-1", "eu-west-1")
 STACK = "smartcity-iot-local"
@@ -46,13 +46,17 @@ class Deployment:
     mqtt_port_base: int = field(default_factory=free_port_pair)
 
     @property
+    def data_plane_dir(self) -> Path:
+        return self.home / "state" / "smartcity-iot-analytics" / f"data-plane-{self.port}"
+
+    @property
     def data_plane_pid_files(self) -> list[Path]:
-        root = self.home / "state" / "smartcity-iot-analytics" / f"data-plane-{self.port}"
-        return [root / region / f"{name}.pid" for region in REGIONS for name in ("poller", "bridge", "mosquitto")]
+        return [self.data_plane_dir / region / f"{name}.pid" for region in REGIONS for name in DATA_PLANE_PROCESSES]
 
     def stop_everything(self) -> None:
-        for pid_file in [*self.data_plane_pid_files, self.pid_file]:
-            stop_by_pid_file(pid_file)
+        for region in REGIONS:
+            stop_data_plane(self.data_plane_dir / region)
+        stop_by_pid_file(self.pid_file)
 
     @property
     def url(self) -> str:

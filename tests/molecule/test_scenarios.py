@@ -6,34 +6,14 @@ in SMARTCITY_ENDPOINT_STATE_DIR/data-plane; whatever a failed run left running t
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, free_port, stop_by_pid_file
+from conftest import ROOT, VENV_BIN, free_port, stop_by_pid_file, stop_data_plane
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-DATA_PLANE_PROCESSES = ("poller", "bridge", "mosquitto")
-
-
-def stop_data_plane(region_dir: Path) -> None:
-    """Stop the data plane processes whose pid files local_process left, when the pid is still the process it started
-    (the sidecar's kernel start time matches): poller and bridge first, the broker last, as the role stops them."""
-    for name in DATA_PLANE_PROCESSES:
-        pid_file = region_dir / f"{name}.pid"
-        try:
-            pid = int(pid_file.read_text().strip())
-            record = json.loads((region_dir / f"{name}.pid.json").read_text())
-            stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except (OSError, ValueError):
-            continue
-        if record.get("pid") == pid and record.get("start_time") == int(stat[19]):
-            stop_by_pid_file(pid_file)
-
-
 def test_every_role_has_a_scenario() -> None:
     roles = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
     assert roles == SCENARIOS

@@ -210,15 +210,6 @@ class Transport:
     def connect(self, device: str) -> None:
         raise NotImplementedError
 
-    def acknowledged(self, device: str, mid: int, ok: bool) -> None:
-        """A PUBACK. paho calls this holding its own message lock: ours is taken only briefly, never around paho."""
-        with self.lock:
-            token = self.tokens.pop((device, mid), None)
-            if token is None:  # the PUBACK overtook publish() registering its token
-                self.early[(device, mid)] = ok
-        if token is not None:
-            self.on_ack(token, ok)
-
     def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
         raise NotImplementedError
 
@@ -271,6 +262,15 @@ class MqttTransport(Transport):
                 f"{device}: the broker {self.host}:{self.port} did not accept the connection ({', '.join(refused) or 'no CONNACK: certificate refused?'})"
             )
         self.clients[device] = client
+
+    def acknowledged(self, device: str, mid: int, ok: bool) -> None:
+        """A PUBACK. paho calls this holding its own message lock: ours is taken only briefly, never around paho."""
+        with self.lock:
+            token = self.tokens.pop((device, mid), None)
+            if token is None:  # the PUBACK overtook publish() registering its token
+                self.early[(device, mid)] = ok
+        if token is not None:
+            self.on_ack(token, ok)
 
     def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
         # Not under self.lock: paho's network thread holds paho's lock while it calls on_publish, which takes ours
