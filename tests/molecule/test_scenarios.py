@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT, VENV_BIN, free_port, stop_by_pid_file, stop_data_plane
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+
+
 def test_every_role_has_a_scenario() -> None:
     roles = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
     assert roles == SCENARIOS
