@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What every smartcity.iot_analytics IoT module shares: the client, the one error path, pagination, the device policy.
+
+amazon.aws has no IoT modules; these follow its habits (``AnsibleAWSModule``, ``AWSRetry.jittered_backoff``,
+``aws_retry=True``, an ``AWSErrorHandler`` that knows the service's "not found").
+"""
+
+from __future__ import annotations
+
+import json
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# IoT control-plane errors worth retrying besides the standard throttling codes.
+RETRY_CODES = ["ThrottlingException", "ServiceUnavailableException", "InternalFailureException", "LimitExceededException"]
+
+# The name of the thing's named shadow that carries the certificate rotation (device <-> controller).
+ROTATION_SHADOW = "cert-rotation"
+
+
+class IoTError(AnsibleAWSError):
+    pass
+
+
+class IoTErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = IoTError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("ResourceNotFoundException")
+
+
+def iot_retry():
+    return AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30, catch_extra_error_codes=RETRY_CODES)
+
+
+def iot_client(module, service="iot"):
+    """An IoT client whose calls retry with jitter when given ``aws_retry=True`` (region and endpoint: AWS options)."""
+    return module.client(service, retry_decorator=iot_retry())
+
+
+def fail_aws(module, error):
+    """``main()``'s one error path: an IoTError (or any AnsibleAWSError) becomes fail_json_aws."""
+    if getattr(error, "exception", None) is not None:
+        module.fail_json_aws(error.exception, msg=error.message)
+    module.fail_json(msg=getattr(error, "message", None) or str(error))
+
+
+def paginate(client, operation, result_key, **params):
+    """Every item of a paginated IoT list call; a throttled call is retried as a whole, with jitter."""
+
+    @iot_retry()
+    def _all():
+        items = []
+        for page in client.get_paginator(operation).paginate(**params):
+            items.extend(page.get(result_key, []))
+        return items
+
+    return _all()
+
+
+def error_code(error):
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def normalize_document(document):
+    """A policy document (dict or JSON text) as a dict with a canonical JSON form for comparison."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    return document
+
+
+def canonical_json(document):
+    return json.dumps(normalize_document(document), sort_keys=True, separators=(",", ":"))
+
+
+def device_policy_document(partition, region, account_id, rule_name, shadow_name=ROTATION_SHADOW):
+    """The one device policy of the data contract (DESIGN.md "Device identity and IoT policy").
+
+    The template's ``DevicePolicy`` is the same document; ``tests/unit/test_template.py`` compares the two.
+    """
+    arn = "arn:%s:iot:%s:%s:" % (partition, region, account_id)
+    thing = "${iot:Connection.Thing.ThingName}"
+    shadow = "$aws/things/%s/shadow/name/%s" % (thing, shadow_name)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConnectAsOwnThing",
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": arn + "client/" + thing,
+                "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+            },
+            {
+                "Sid": "PublishOwnTelemetry",
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": [
+                    arn + "topic/traffic/*/%s/telemetry" % thing,
+                    arn + "topic/$aws/rules/%s/traffic/*/%s/telemetry" % (rule_name, thing),
+                ],
+            },
+            {
+                "Sid": "OwnRotationShadow",
+                "Effect": "Allow",
+                "Action": ["iot:Publish", "iot:Receive"],
+                "Resource": arn + "topic/" + shadow + "/*",
+            },
+            {
+                "Sid": "SubscribeOwnRotationShadow",
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": arn + "topicfilter/" + shadow + "/*",
+            },
+        ],
+    }
