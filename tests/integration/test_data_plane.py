@@ -275,7 +275,10 @@ def test_a_device_publishes_only_under_its_own_client_id(plane: Plane) -> None:
         "traffic/dp-z/dp-dev-2/telemetry": "Not authorized",
         f"$aws/rules/{rule}/traffic/dp-z/dp-dev-2/telemetry": "Not authorized",
         "traffic/dp-z/dp-dev-1/other": "Not authorized",
-        "$aws/things/dp-dev-2/jobs/get": "Not authorized",
+        "$aws/things/dp-dev-1/shadow/name/cert-rotation/get": "Success",
+        "$aws/things/dp-dev-2/shadow/name/cert-rotation/get": "Not authorized",
+        "$aws/things/dp-dev-1/shadow/name/classic/get": "Not authorized",
+        "$aws/things/dp-dev-1/jobs/get": "Not authorized",
     }
     try:
         for topic, expected in topics.items():

@@ -228,6 +228,11 @@ def test_device_policy_keeps_its_policy_variables(endpoint: Endpoint, stack: dic
         prefix + "topic/traffic/*/${iot:Connection.Thing.ThingName}/telemetry",
         prefix + "topic/$aws/rules/smartcity_it_local_telemetry/traffic/*/${iot:Connection.Thing.ThingName}/telemetry",
     ]
+    # the rotation channel: the thing's own named shadow cert-rotation
+    shadow = "$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/cert-rotation/*"
+    assert by_sid["OwnRotationShadow"]["Action"] == ["iot:Publish", "iot:Receive"]
+    assert by_sid["OwnRotationShadow"]["Resource"] == prefix + "topic/" + shadow
+    assert by_sid["SubscribeOwnRotationShadow"]["Resource"] == prefix + "topicfilter/" + shadow
 
 
 def test_dashboard_per_zone_widget_is_10_seconds(endpoint: Endpoint, stack: dict[str, str]) -> None:

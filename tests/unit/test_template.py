@@ -255,3 +255,44 @@ def test_every_environment_passes_valid_parameters(env_file: Path) -> None:
         "CodeS3ObjectVersion": "",
     }
     compat.validate_parameters(TEMPLATE_PATH.read_text(), [{"ParameterKey": k, "ParameterValue": v} for k, v in passed.items()], {})
+
+
+def _resolve(node: Any, values: dict[str, str]) -> Any:
+    """The intrinsic functions the DevicePolicy uses (Fn::Sub in both forms, Fn::Join, Fn::Split, Ref), evaluated."""
+    if isinstance(node, list):
+        return [_resolve(item, values) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Fn::Sub"}:
+        text, local = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+        names = {**values, **{k: _resolve(v, values) for k, v in local.items()}}
+
+        def substitute(match: re.Match) -> str:
+            name = match.group(1)
+            return "${" + name[1:] + "}" if name.startswith("!") else names[name]
+
+        return re.sub(r"\$\{([^}]+)\}", substitute, text)
+    if set(node) == {"Fn::Join"}:
+        separator, items = node["Fn::Join"]
+        return separator.join(_resolve(items, values))
+    if set(node) == {"Fn::Split"}:
+        separator, text = node["Fn::Split"]
+        return _resolve(text, values).split(separator)
+    if set(node) == {"Ref"}:
+        return values[node["Ref"]]
+    return {key: _resolve(value, values) for key, value in node.items()}
+
+
+def test_device_policy_is_the_module_utils_document() -> None:
+    """One device policy: the template's DevicePolicy resolves to module_utils/iot.py's device_policy_document()."""
+    from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import device_policy_document  # noqa: PLC0415
+
+    values = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::AccountId": "210987654321",
+              "NamePrefix": "city-a", "EnvironmentName": "prod"}
+    properties = RESOURCES["DevicePolicy"]["Properties"]
+    resolved = _resolve(properties["PolicyDocument"], values)
+    assert _resolve(properties["PolicyName"], values) == "city-a-prod-device"
+    assert resolved == device_policy_document("aws-cn", "cn-north-1", "210987654321", "city_a_prod_telemetry")
+    # the rotation channel is the named shadow, never IoT Jobs
+    assert "jobs" not in json.dumps(resolved)
+    assert {s["Sid"] for s in resolved["Statement"]} >= {"OwnRotationShadow", "SubscribeOwnRotationShadow"}

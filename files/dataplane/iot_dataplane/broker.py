@@ -3,7 +3,9 @@
 Like IoT Core it accepts only mutual TLS (TLS 1.2 or 1.3) with a client certificate from the local CA that is not on
 the CA's revocation list, and no anonymous client. The certificate's CN is the client's identity (``%u`` in the ACL,
 the thing name), and the ACL mirrors the template's device policy: a device publishes only under its own name, on
-the telemetry topic or its Basic Ingest form, and uses only its own jobs topics. The bridge reads the telemetry.
+the telemetry topic or its Basic Ingest form, and uses only the topics of its own named shadow ``cert-rotation``
+(the certificate rotation channel). The bridge reads the telemetry, and relays the rotation shadow's get and update
+requests to the endpoint's shadow service and publishes its answers (accepted, rejected, delta).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .pki import LocalCA
+
+# The thing's named shadow that carries the certificate rotation (plugins/module_utils/iot.py ROTATION_SHADOW).
+ROTATION_SHADOW = "cert-rotation"
 
 
 @dataclass(frozen=True)
@@ -27,21 +32,38 @@ def telemetry_filters(rule_name: str) -> list[str]:
     return ["traffic/+/+/telemetry", f"$aws/rules/{rule_name}/traffic/+/+/telemetry"]
 
 
+def rotation_topic(thing: str, suffix: str = "") -> str:
+    """A topic of the thing's rotation shadow: ``$aws/things/<thing>/shadow/name/cert-rotation[/<suffix>]``."""
+    base = f"$aws/things/{thing}/shadow/name/{ROTATION_SHADOW}"
+    return f"{base}/{suffix}" if suffix else base
+
+
+def shadow_request_filters() -> list[str]:
+    """What the bridge relays to the shadow service: every device's get and update requests."""
+    return [rotation_topic("+", "get"), rotation_topic("+", "update")]
+
+
+SHADOW_ANSWERS = ("get/accepted", "get/rejected", "update/accepted", "update/rejected", "update/delta")
+
+
 def render_acl(rule_name: str, bridge_name: str) -> str:
     plain, basic = telemetry_filters(rule_name)
     return "\n".join(
         [
             "# Written by the smartcity.iot_analytics data plane; mirrors the template's DevicePolicy.",
-            "# The bridge (the IoT rule's stand-in) reads every telemetry topic.",
+            "# The bridge (the IoT rule's stand-in) reads every telemetry topic; as the shadow service's stand-in it",
+            "# reads the rotation shadow's requests and writes its answers.",
             f"user {bridge_name}",
             f"topic read {plain}",
             f"topic read {basic}",
+            *(f"topic read {topic}" for topic in shadow_request_filters()),
+            *(f"topic write {rotation_topic('+', answer)}" for answer in SHADOW_ANSWERS),
             "",
             "# Every device, identified by its certificate's CN (= client id = thing name), publishes only under its",
-            "# own name, and reads and writes only its own jobs topics (the rotation channel).",
+            "# own name, and reads and writes only the topics of its own named shadow cert-rotation (the rotation channel).",
             f"pattern write {plain.replace('+/telemetry', '%u/telemetry')}",
             f"pattern write {basic.replace('+/telemetry', '%u/telemetry')}",
-            "pattern readwrite $aws/things/%u/jobs/#",
+            f"pattern readwrite {rotation_topic('%u', '#')}",
             "",
         ]
     )

@@ -90,15 +90,25 @@ def test_acl_lets_devices_publish_only_under_their_own_name_and_the_bridge_read(
     acl = render_acl("city_rule", "bridge-r1").splitlines()
     assert "pattern write traffic/+/%u/telemetry" in acl
     assert "pattern write $aws/rules/city_rule/traffic/+/%u/telemetry" in acl
-    assert "pattern readwrite $aws/things/%u/jobs/#" in acl
+    # the rotation channel mirrors the device policy: the thing's own named shadow cert-rotation, no IoT Jobs
+    assert "pattern readwrite $aws/things/%u/shadow/name/cert-rotation/#" in acl
+    assert not [line for line in acl if "jobs" in line and not line.startswith("#")]
     bridge = acl.index("user bridge-r1")
-    assert acl[bridge + 1 : bridge + 3] == [
+    shadow = "$aws/things/+/shadow/name/cert-rotation"
+    assert acl[bridge + 1 : bridge + 10] == [
         "topic read traffic/+/+/telemetry",
         "topic read $aws/rules/city_rule/traffic/+/+/telemetry",
+        f"topic read {shadow}/get",
+        f"topic read {shadow}/update",
+        f"topic write {shadow}/get/accepted",
+        f"topic write {shadow}/get/rejected",
+        f"topic write {shadow}/update/accepted",
+        f"topic write {shadow}/update/rejected",
+        f"topic write {shadow}/update/delta",
     ]
     # nothing else is granted: every grant line is one of the above
     grants = [line for line in acl if line.startswith(("pattern", "topic"))]
-    assert len(grants) == 5
+    assert len(grants) == 12
 
 
 def test_broker_config_requires_client_certificates_on_loopback(tmp_path: Path) -> None:
