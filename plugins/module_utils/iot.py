@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Smart City Platform Team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -45,9 +44,10 @@ def iot_retry():
     return AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30, catch_extra_error_codes=RETRY_CODES)
 
 
-def iot_client(module, service="iot"):
-    """An IoT client whose calls retry with jitter when given ``aws_retry=True`` (region and endpoint: AWS options)."""
-    return module.client(service, retry_decorator=iot_retry())
+def iot_client(module, service="iot", **extra_params):
+    """An IoT client whose calls retry with jitter when given ``aws_retry=True`` (region and endpoint: AWS options;
+    ``extra_params`` such as ``endpoint`` for the iot-data plane override them)."""
+    return module.client(service, retry_decorator=iot_retry(), **extra_params)
 
 
 def fail_aws(module, error):
@@ -92,9 +92,9 @@ def device_policy_document(partition, region, account_id, rule_name, shadow_name
 
     The template's ``DevicePolicy`` is the same document; ``tests/unit/test_template.py`` compares the two.
     """
-    arn = "arn:%s:iot:%s:%s:" % (partition, region, account_id)
+    arn = f"arn:{partition}:iot:{region}:{account_id}:"
     thing = "${iot:Connection.Thing.ThingName}"
-    shadow = "$aws/things/%s/shadow/name/%s" % (thing, shadow_name)
+    shadow = f"$aws/things/{thing}/shadow/name/{shadow_name}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -110,8 +110,8 @@ def device_policy_document(partition, region, account_id, rule_name, shadow_name
                 "Effect": "Allow",
                 "Action": "iot:Publish",
                 "Resource": [
-                    arn + "topic/traffic/*/%s/telemetry" % thing,
-                    arn + "topic/$aws/rules/%s/traffic/*/%s/telemetry" % (rule_name, thing),
+                    arn + f"topic/traffic/*/{thing}/telemetry",
+                    arn + f"topic/$aws/rules/{rule_name}/traffic/*/{thing}/telemetry",
                 ],
             },
             {

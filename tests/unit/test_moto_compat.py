@@ -393,3 +393,28 @@ def test_kinesis_records_are_stored_in_order_without_running_the_mapping(monkeyp
         monkeypatch.setattr(LambdaBackend, "send_kinesis_message", compat._send_kinesis_message)  # moto alone
         put_and_read()
         assert invoked  # which is what the launcher turns off
+
+
+def test_iot_lists_registered_ca_certificates(cfn) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    iot = _client(cfn, "iot")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "compat test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    pem = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM).decode()
+    )
+    registered = iot.register_ca_certificate(caCertificate=pem, setAsActive=True)
+    listed = iot.list_ca_certificates()["certificates"]
+    mine = [c for c in listed if c["certificateId"] == registered["certificateId"]]
+    assert mine and mine[0]["status"] == "ACTIVE" and mine[0]["certificateArn"] == registered["certificateArn"]
+    assert iot.describe_ca_certificate(certificateId=registered["certificateId"])["certificateDescription"]["certificatePem"] == pem

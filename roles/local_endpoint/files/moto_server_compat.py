@@ -43,6 +43,12 @@ Five more changes only make moto fast enough for the data plane's rates (50,000 
     finds a shard's last sequence number by listing all its records. Records are now only stored (the local data
     plane's poller is the event source mapping), and the last sequence number is read in constant time.
 
+One more is missing API rather than different behaviour:
+
+15. IoT ListCACertificates is not implemented (HTTP 500), though RegisterCACertificate and DescribeCACertificate
+    are; registering your own CA idempotently (issuer own_ca) and the data plane's certificate-status sync need it.
+    It now lists the registered CA certificates as AWS does (one page).
+
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
 pointed at AWS or LocalStack, the collection does not use it.
@@ -65,6 +71,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.responses import ActionResult
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
@@ -73,6 +80,7 @@ from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.events.models import Archive, EventTemplateParser, Rule
 from moto.iot.models import FakePolicy, iot_backends
+from moto.iot.responses import IoTResponse
 from moto.kinesis.models import Shard
 from moto.server import main
 from moto.sns.models import sns_backends
@@ -471,6 +479,21 @@ Table.all_items = table_all_items  # type: ignore[method-assign]
 LambdaBackend.send_kinesis_message = no_kinesis_delivery  # type: ignore[method-assign,assignment]
 Shard.get_max_sequence_number = shard_max_sequence_number  # type: ignore[method-assign]
 Shard.get_min_sequence_number = shard_min_sequence_number  # type: ignore[method-assign]
+
+# --- 15: IoT ListCACertificates ----------------------------------------------------------------------------------------
+def list_ca_certificates(self: IoTResponse) -> Any:
+    certificates = sorted(self.iot_backend.ca_certificates.values(), key=lambda c: c.creation_date)
+    return ActionResult(
+        {
+            "certificates": [
+                {"certificateArn": c.arn, "certificateId": c.certificate_id, "status": c.status, "creationDate": c.creation_date}
+                for c in certificates
+            ]
+        }
+    )
+
+
+IoTResponse.list_ca_certificates = list_ca_certificates  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
