@@ -256,10 +256,6 @@ def verify_signed_by(cert_pem: str, ca_cert_pem: str) -> bool:
     return True
 
 
-def _der(cert_pem: str) -> bytes:
-    return _load_certificate(cert_pem, "ca_certificate").public_bytes(serialization.Encoding.DER)
-
-
 def _same_ca(registered_pem: str, ca_der: bytes, ca_key_sha: str) -> bool:
     try:
         cert = _load_certificate(registered_pem, "ca_certificate")
@@ -268,18 +264,43 @@ def _same_ca(registered_pem: str, ca_der: bytes, ca_key_sha: str) -> bool:
     return cert.public_bytes(serialization.Encoding.DER) == ca_der or public_key_sha256(cert) == ca_key_sha
 
 
+def _describe_ca(client, certificate_id: str) -> dict | None:
+    try:
+        return client.describe_ca_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "InvalidRequestException"):
+            return None
+        raise
+
+
+def _listing_unavailable(error) -> bool:
+    """An endpoint without ListCACertificates (moto answers HTTP 500 "not implemented")."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status in (500, 501) or error_code(error) in ("500", "501", "NotImplemented")
+
+
 def find_ca_certificate(client, ca_cert_pem: str) -> dict | None:
-    """The registered CA certificate (certificateDescription) with this PEM's DER or public key, or None."""
-    ca_der = _der(ca_cert_pem)
-    ca_key_sha = public_key_sha256(_load_certificate(ca_cert_pem, "ca_certificate"))
-    for summary in paginate(client, "list_ca_certificates", "certificates"):
-        try:
-            description = client.describe_ca_certificate(certificateId=summary["certificateId"], aws_retry=True)["certificateDescription"]
-        except ClientError as error:  # removed between the list and the describe
-            if error_code(error) == "ResourceNotFoundException":
-                continue
-            raise
-        if _same_ca(description.get("certificatePem", ""), ca_der, ca_key_sha):
+    """The registered CA certificate (certificateDescription) with this PEM's DER or public key, or None.
+
+    AWS IoT's certificate id is the SHA-256 of the certificate's DER, so the CA is first described by that id
+    (and by the SHA-256 of the PEM text, moto's id); only then are the registered CAs listed and compared.
+    """
+    ca_cert = _load_certificate(ca_cert_pem, "ca_certificate")
+    ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
+    ca_key_sha = public_key_sha256(ca_cert)
+    for candidate in (hashlib.sha256(ca_der).hexdigest(), hashlib.sha256(_to_bytes(_to_text(ca_cert_pem))).hexdigest()):
+        description = _describe_ca(client, candidate)
+        if description is not None and _same_ca(description.get("certificatePem", ""), ca_der, ca_key_sha):
+            return description
+    try:
+        summaries = paginate(client, "list_ca_certificates", "certificates")
+    except ClientError as error:
+        if _listing_unavailable(error):
+            return None  # registering answers ResourceAlreadyExists when it is there after all
+        raise
+    for summary in summaries:
+        description = _describe_ca(client, summary["certificateId"])  # None: removed since the listing
+        if description is not None and _same_ca(description.get("certificatePem", ""), ca_der, ca_key_sha):
             return description
     return None
 
@@ -303,13 +324,23 @@ def ensure_ca_registered(client, ca_cert_pem: str, ca_key_pem: str, check_mode: 
     code = client.get_registration_code(aws_retry=True)["registrationCode"]
     verification_key = ec.generate_private_key(ec.SECP256R1())
     verification = _sign(code, verification_key.public_key(), _ca_cert, ca_key, 1, client_auth=False)
-    response = client.register_ca_certificate(
-        caCertificate=_to_text(ca_cert_pem),
-        verificationCertificate=verification.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-        setAsActive=True,
-        allowAutoRegistration=False,
-        aws_retry=True,
-    )
+    try:
+        response = client.register_ca_certificate(
+            caCertificate=_to_text(ca_cert_pem),
+            verificationCertificate=verification.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            setAsActive=True,
+            allowAutoRegistration=False,
+            aws_retry=True,
+        )
+    except ClientError as error:
+        existing_id = error.response.get("resourceId")
+        if error_code(error) != "ResourceAlreadyExistsException" or not existing_id:
+            raise
+        described = _describe_ca(client, existing_id) or {}
+        if described.get("status") == "ACTIVE":
+            return existing_id, False
+        client.update_ca_certificate(certificateId=existing_id, newStatus="ACTIVE", aws_retry=True)
+        return existing_id, True
     return response["certificateId"], True
 
 

@@ -11,6 +11,7 @@ import hashlib
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -319,8 +320,29 @@ def ca_summary():
     return {"certificates": [{"certificateId": CA_ID, "certificateArn": f"arn:aws:iot:eu-west-1:{ACCOUNT}:cacert/{CA_ID}", "status": "ACTIVE"}]}
 
 
-def test_registered_active_ca_is_no_change(stubbed, ca):
+def ca_ids(ca_pem: str) -> tuple[str, str]:
+    """The ids find_ca_certificate describes first: SHA-256 of the DER (AWS) and of the PEM text (moto)."""
+    der = x509.load_pem_x509_certificate(ca_pem.encode()).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest(), hashlib.sha256(ca_pem.encode()).hexdigest()
+
+
+def ca_not_found_by_id(stubber, ca_pem):
+    for candidate in ca_ids(ca_pem):
+        stubber.add_client_error("describe_ca_certificate", "ResourceNotFoundException", http_status_code=404, expected_params={"certificateId": candidate})
+
+
+def test_registered_active_ca_is_found_by_its_der_sha256(stubbed, ca):
     client, stubber = stubbed
+    der_id = ca_ids(ca[0])[0]
+    found = ca_description(ca[0])
+    found["certificateDescription"]["certificateId"] = der_id
+    stubber.add_response("describe_ca_certificate", found, {"certificateId": der_id})
+    assert iot_pki.ensure_ca_registered(client, *ca) == (der_id, False)
+
+
+def test_registered_active_ca_found_by_listing(stubbed, ca):
+    client, stubber = stubbed
+    ca_not_found_by_id(stubber, ca[0])
     stubber.add_response("list_ca_certificates", ca_summary(), {})
     stubber.add_response("describe_ca_certificate", ca_description(ca[0]), {"certificateId": CA_ID})
     assert iot_pki.ensure_ca_registered(client, *ca) == (CA_ID, False)
@@ -331,33 +353,61 @@ def test_registered_inactive_ca_is_activated(stubbed, ca, check_mode):
     client, stubber = stubbed
     other_ca = make_ca(cn="someone else's CA")[0]
     other_id = "b" * 64
+    ca_not_found_by_id(stubber, ca[0])
     stubber.add_response("list_ca_certificates", {"certificates": [{"certificateId": other_id}], "nextMarker": "m"}, {})
     stubber.add_response("list_ca_certificates", ca_summary(), {"marker": "m"})
-    stubber.add_response(
-        "describe_ca_certificate", {"certificateDescription": {"certificateId": other_id, "certificatePem": other_ca}}, {"certificateId": other_id}
-    )
+    other = {"certificateDescription": {"certificateId": other_id, "certificatePem": other_ca}}
+    stubber.add_response("describe_ca_certificate", other, {"certificateId": other_id})
     stubber.add_response("describe_ca_certificate", ca_description(ca[0], status="INACTIVE"), {"certificateId": CA_ID})
     if not check_mode:
         stubber.add_response("update_ca_certificate", {}, {"certificateId": CA_ID, "newStatus": "ACTIVE"})
     assert iot_pki.ensure_ca_registered(client, *ca, check_mode=check_mode) == (CA_ID, True)
 
 
-def test_missing_ca_is_registered_with_a_verification_certificate(stubbed, ca):
-    client, stubber = stubbed
-    stubber.add_response("list_ca_certificates", {"certificates": []}, {})
+def expect_registration(stubber, ca_pem):
     stubber.add_response("get_registration_code", {"registrationCode": "f" * 64}, {})
     stubber.add_response(
         "register_ca_certificate",
         {"certificateId": CA_ID, "certificateArn": f"arn:aws:iot:eu-west-1:{ACCOUNT}:cacert/{CA_ID}"},
-        {"caCertificate": ca[0], "verificationCertificate": ANY, "setAsActive": True, "allowAutoRegistration": False},
+        {"caCertificate": ca_pem, "verificationCertificate": ANY, "setAsActive": True, "allowAutoRegistration": False},
     )
+
+
+def test_missing_ca_is_registered_with_a_verification_certificate(stubbed, ca):
+    client, stubber = stubbed
+    ca_not_found_by_id(stubber, ca[0])
+    stubber.add_response("list_ca_certificates", {"certificates": []}, {})
+    expect_registration(stubber, ca[0])
     assert iot_pki.ensure_ca_registered(client, *ca) == (CA_ID, True)
 
 
 def test_missing_ca_in_check_mode_registers_nothing(stubbed, ca):
     client, stubber = stubbed
+    ca_not_found_by_id(stubber, ca[0])
     stubber.add_response("list_ca_certificates", {"certificates": []}, {})
     assert iot_pki.ensure_ca_registered(client, *ca, check_mode=True) == (None, True)
+
+
+def test_endpoint_without_ca_listing_registers(stubbed, ca):
+    """moto has no ListCACertificates (HTTP 500): the CA is registered, as when it is not listed."""
+    client, stubber = stubbed
+    ca_not_found_by_id(stubber, ca[0])
+    stubber.add_client_error("list_ca_certificates", "500", "not implemented", http_status_code=500)
+    expect_registration(stubber, ca[0])
+    assert iot_pki.ensure_ca_registered(client, *ca) == (CA_ID, True)
+
+
+@pytest.mark.parametrize(("status", "changed"), [("ACTIVE", False), ("INACTIVE", True)])
+def test_ca_already_registered_after_all(stubbed, ca, status, changed):
+    client, stubber = stubbed
+    ca_not_found_by_id(stubber, ca[0])
+    stubber.add_response("list_ca_certificates", {"certificates": []}, {})
+    stubber.add_response("get_registration_code", {"registrationCode": "f" * 64}, {})
+    stubber.add_client_error("register_ca_certificate", "ResourceAlreadyExistsException", "already registered", 409, modeled_fields={"resourceId": CA_ID})
+    stubber.add_response("describe_ca_certificate", ca_description(ca[0], status=status), {"certificateId": CA_ID})
+    if changed:
+        stubber.add_response("update_ca_certificate", {}, {"certificateId": CA_ID, "newStatus": "ACTIVE"})
+    assert iot_pki.ensure_ca_registered(client, *ca) == (CA_ID, changed)
 
 
 def test_verification_certificate_content(ca):
@@ -365,6 +415,9 @@ def test_verification_certificate_content(ca):
     seen = {}
 
     class Client:
+        def describe_ca_certificate(self, aws_retry, certificateId):
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "DescribeCACertificate")
+
         def get_paginator(self, operation):
             class Pages:
                 def paginate(self, **params):
