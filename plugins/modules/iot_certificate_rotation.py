@@ -118,6 +118,12 @@ options:
       - Requests per second, all calls of the run together, retries included.
     type: float
     default: 8
+  shadow_rate_limit:
+    description:
+      - Requests per second to the shadows (the IoT data plane, whose quotas are far higher than the control
+        plane's), paced separately from O(rate_limit).
+    type: float
+    default: 50
   workers:
     description:
       - Threads that work on devices at the same time.
@@ -204,7 +210,10 @@ metrics:
   type: dict
   contains:
     requests:
-      description: HTTP requests made (through the rate limiter).
+      description: HTTP requests made to the IoT control plane (through the O(rate_limit) bucket).
+      type: int
+    shadow_requests:
+      description: HTTP requests made to the shadows (through the O(shadow_rate_limit) bucket).
       type: int
     seconds:
       description: Duration of the run.
@@ -247,8 +256,9 @@ def validate(module):
             problems.append(f"{field}: must be >= 0")
     if p["max_age_days"] is not None and p["max_age_days"] < 1:
         problems.append("max_age_days: must be >= 1")
-    if p["rate_limit"] <= 0:
-        problems.append("rate_limit: must be > 0 requests per second")
+    for field in ("rate_limit", "shadow_rate_limit"):
+        if p[field] <= 0:
+            problems.append(f"{field}: must be > 0 requests per second")
     if p["poll_interval"] <= 0:
         problems.append("poll_interval: must be > 0 seconds")
     if problems:
@@ -274,6 +284,7 @@ def main():
             shadow_name=dict(type="str", default="cert-rotation"),
             data_endpoint_url=dict(type="str"),
             rate_limit=dict(type="float", default=8),
+            shadow_rate_limit=dict(type="float", default=50),
             workers=dict(type="int", default=8),
         ),
         required_one_of=[("thing_type", "things")],
@@ -283,9 +294,10 @@ def main():
     validate(module)
     started = time.monotonic()
     bucket = TokenBucket(module.params["rate_limit"])
+    shadow_bucket = TokenBucket(module.params["shadow_rate_limit"])
     try:
         control = rate_limited(iot_client(module), bucket)
-        shadow = Shadow(rate_limited(data_client(module, control), bucket), module.params["shadow_name"])
+        shadow = Shadow(rate_limited(data_client(module, control), shadow_bucket), module.params["shadow_name"])
         rotation = FleetRotation(control, shadow, module.params, check_mode=module.check_mode)
         results = rotation.run()
     except AnsibleAWSError as error:
@@ -301,7 +313,7 @@ def main():
         changed=rotation.changed,
         devices=results,
         summary=summary,
-        metrics={"requests": bucket.acquired, "seconds": seconds, "devices_per_minute": round(finished * 60 / seconds, 1) if seconds else 0.0},
+        metrics={"requests": bucket.acquired, "shadow_requests": shadow_bucket.acquired, "seconds": seconds, "devices_per_minute": round(finished * 60 / seconds, 1) if seconds else 0.0},
     )
 
 

@@ -418,3 +418,26 @@ def test_iot_lists_registered_ca_certificates(cfn) -> None:
     mine = [c for c in listed if c["certificateId"] == registered["certificateId"]]
     assert mine and mine[0]["status"] == "ACTIVE" and mine[0]["certificateArn"] == registered["certificateArn"]
     assert iot.describe_ca_certificate(certificateId=registered["certificateId"])["certificateDescription"]["certificatePem"] == pem
+
+
+def test_iot_delete_certificate_checks_its_own_attachments_as_moto_does(cfn) -> None:
+    iot = _client(cfn, "iot")
+    iot.create_thing(thingName="compat-delete")
+    iot.create_policy(policyName="compat-delete", policyDocument='{"Version": "2012-10-17", "Statement": []}')
+    keep = iot.create_keys_and_certificate(setAsActive=True)  # another attached certificate must not matter
+    iot.attach_thing_principal(thingName="compat-delete", principal=keep["certificateArn"])
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName="compat-delete", principal=cert["certificateArn"])
+    iot.attach_policy(policyName="compat-delete", target=cert["certificateArn"])
+    with pytest.raises(iot.exceptions.CertificateStateException):
+        iot.delete_certificate(certificateId=cert["certificateId"])
+    iot.update_certificate(certificateId=cert["certificateId"], newStatus="INACTIVE")
+    with pytest.raises(iot.exceptions.DeleteConflictException, match="Things must be detached"):
+        iot.delete_certificate(certificateId=cert["certificateId"])
+    iot.detach_thing_principal(thingName="compat-delete", principal=cert["certificateArn"])
+    with pytest.raises(iot.exceptions.DeleteConflictException, match="policies must be detached"):
+        iot.delete_certificate(certificateId=cert["certificateId"])
+    iot.detach_policy(policyName="compat-delete", target=cert["certificateArn"])
+    iot.delete_certificate(certificateId=cert["certificateId"])
+    assert [c["certificateId"] for c in iot.list_certificates()["certificates"] if c["certificateId"] == cert["certificateId"]] == []
+    assert iot.list_thing_principals(thingName="compat-delete")["principals"] == [keep["certificateArn"]]

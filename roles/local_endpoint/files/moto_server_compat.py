@@ -48,6 +48,10 @@ One more is missing API rather than different behaviour:
 15. IoT ListCACertificates is not implemented (HTTP 500), though RegisterCACertificate and DescribeCACertificate
     are; registering your own CA idempotently (issuer own_ca) and the data plane's certificate-status sync need it.
     It now lists the registered CA certificates as AWS does (one page).
+16. IoT DeleteCertificate checks for attachments by resolving every principal of the account while iterating the
+    live attachment maps: O(all attachments) per delete, and HTTP 500 ("dictionary changed size during iteration",
+    or a principal deleted meanwhile) when attachments change concurrently, as in a fleet rotation. It now checks the
+    certificate's own ARN against a snapshot, with moto's errors (DeleteConflict while attached).
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -79,7 +83,8 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.events.models import Archive, EventTemplateParser, Rule
-from moto.iot.models import FakePolicy, iot_backends
+from moto.iot.exceptions import CertificateStateException, DeleteConflictException
+from moto.iot.models import FakeCertificate, FakePolicy, IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 from moto.kinesis.models import Shard
 from moto.server import main
@@ -494,6 +499,19 @@ def list_ca_certificates(self: IoTResponse) -> Any:
 
 
 IoTResponse.list_ca_certificates = list_ca_certificates  # type: ignore[attr-defined]
+
+
+# --- 16: IoT DeleteCertificate's attachment check -----------------------------------------------------------------------
+def validation_delete(self: IoTBackend, cert: FakeCertificate, force_delete: bool = False) -> None:
+    if cert.status == "ACTIVE":
+        raise CertificateStateException("Certificate must be deactivated (not ACTIVE) before deletion.", cert.certificate_id)
+    if any(key[0] == cert.arn for key in list(self.principal_things)):
+        raise DeleteConflictException(f"Things must be detached before deletion (arn: {cert.arn})")
+    if not force_delete and any(key[0] == cert.arn for key in list(self.principal_policies)):
+        raise DeleteConflictException(f"Certificate policies must be detached before deletion (arn: {cert.arn})")
+
+
+IoTBackend._validation_delete = validation_delete  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -11,9 +11,7 @@ change).
 
 from __future__ import annotations
 
-import datetime
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,90 +19,18 @@ from typing import Any
 import boto3
 import pytest
 from ansible.module_utils.testing import patch_module_args
-from conftest import local_endpoint
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec
+from rotation_support import Devices, csr_for, make_ca
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki, iot_rotation
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import iot_retry
 from ansible_collections.smartcity.iot_analytics.plugins.modules import iot_certificate_rotation, iot_fleet
+from conftest import local_endpoint
 
 REGION = "us-east-1"
 POLICY = "rot-device"
 THING_TYPE = "rot-sensor"
-
-
-def make_ca(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rotation test CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
-    ca_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return ca_cert, ca_key
-
-
-def csr_for(name: str, key: Any) -> str:
-    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).sign(key, hashes.SHA256())
-    return csr.public_bytes(serialization.Encoding.PEM).decode()
-
-
-class Devices(threading.Thread):
-    """Devices that answer the rotation shadow: good ones, and one per misbehaviour (by name)."""
-
-    def __init__(self, data: Any, names: list[str], behaviour: dict[str, str]) -> None:
-        super().__init__(daemon=True)
-        self.data, self.names, self.behaviour = data, names, behaviour
-        self.keys: dict[tuple[str, str], Any] = {}
-        self.installed: dict[str, str] = {}
-        self.stop = threading.Event()
-
-    def report(self, name: str, rotation: dict) -> None:
-        payload = json.dumps({"state": {"reported": {"rotation": rotation}}}).encode()
-        self.data.update_thing_shadow(thingName=name, shadowName="cert-rotation", payload=payload)
-
-    def step(self, name: str) -> None:
-        try:
-            doc = json.loads(self.data.get_thing_shadow(thingName=name, shadowName="cert-rotation")["payload"].read())
-        except self.data.exceptions.ResourceNotFoundException:
-            return
-        desired = doc.get("state", {}).get("desired", {}).get("rotation") or {}
-        reported = doc.get("state", {}).get("reported", {}).get("rotation") or {}
-        kind = self.behaviour.get(name, "good")
-        rid = desired.get("id")
-        if not rid or kind == "ignore":
-            return
-        if desired["step"] == "csr" and (reported.get("id") != rid or reported.get("step") != "csr"):
-            key = rsa.generate_private_key(65537, 1024) if kind == "weak_rsa" else ec.generate_private_key(ec.SECP256R1())
-            self.keys[(name, rid)] = key
-            csr = csr_for("someone-else" if kind == "wrong_subject" else name, key)
-            if kind == "garbage_csr":
-                csr = "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgQ1NS\n-----END CERTIFICATE REQUEST-----\n"
-            self.report(name, {"id": rid, "step": "csr", "csr": csr})
-        elif desired["step"] == "install" and kind != "no_install" and reported.get("step") != "installed":
-            cert = x509.load_pem_x509_certificate(desired["certificate_pem"].encode())
-            mine = self.keys[(name, rid)].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-            theirs = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-            if mine != theirs:
-                self.report(name, {"id": rid, "step": "failed", "reason": "certificate does not match the pending key"})
-                return
-            self.installed[name] = desired["certificate_id"]
-            self.report(name, {"id": rid, "step": "installed", "certificate_id": desired["certificate_id"]})
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            for name in self.names:
-                self.step(name)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +47,8 @@ def fleet(endpoint: str, tmp_path: Path) -> dict[str, Any]:
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
     kw = dict(region_name=REGION, endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x")
     iot, data = boto3.client("iot", **kw), boto3.client("iot-data", **kw)
-    iot.create_policy(policyName=POLICY, policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+    iot.create_policy(policyName=POLICY, policyDocument=json.dumps(document))
     ca_cert, ca_key = make_ca(tmp_path)
     aws = {"endpoint_url": endpoint, "region": REGION, "access_key": "x", "secret_key": "x"}
     return {"iot": iot, "data": data, "ca_cert": str(ca_cert), "ca_key": str(ca_key), "aws": aws, "dir": tmp_path}
