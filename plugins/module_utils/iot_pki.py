@@ -213,6 +213,17 @@ def _load_ca(ca_cert_pem: str | bytes, ca_key_pem: str | bytes):
     return ca_cert, ca_key
 
 
+def check_ca(ca_cert_pem: str, ca_key_pem: str) -> None:
+    """PkiError unless the CA certificate parses, is a CA and the key belongs to it."""
+    _load_ca(ca_cert_pem, ca_key_pem)
+
+
+def certificate_id_candidates(cert_pem: str) -> list[str]:
+    """The ids a certificate may have: the SHA-256 of its DER (AWS), then of its PEM text as sent (moto)."""
+    der = _load_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    return [hashlib.sha256(der).hexdigest(), hashlib.sha256(_to_bytes(_to_text(cert_pem))).hexdigest()]
+
+
 def _sign(subject_cn: str, public_key, ca_cert, ca_key, validity_days: int, client_auth: bool = True):
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
