@@ -313,7 +313,12 @@ def main():
         changed=rotation.changed,
         devices=results,
         summary=summary,
-        metrics={"requests": bucket.acquired, "shadow_requests": shadow_bucket.acquired, "seconds": seconds, "devices_per_minute": round(finished * 60 / seconds, 1) if seconds else 0.0},
+        metrics={
+            "requests": bucket.acquired,
+            "shadow_requests": shadow_bucket.acquired,
+            "seconds": seconds,
+            "devices_per_minute": round(finished * 60 / seconds, 1) if seconds else 0.0,
+        },
     )
 
 

@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         iot.create_policy(policyName="bench-device", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
         ca_cert, ca_key = make_ca(Path(tmp))
-        aws = {"endpoint_url": url, "region": REGION, "access_key": "x", "secret_key": "x", "rate_limit": args.local_rate_limit,
+        aws = {"endpoint_url": url, "region": REGION, "access_key": "testing-access-key", "secret_key": "testing-secret-not-in-any-pem",
+               "rate_limit": args.local_rate_limit,
                "workers": args.workers, "policy_name": "bench-device", "issuer": "own_ca", "ca_certificate_path": str(ca_cert),
                "ca_private_key_path": str(ca_key)}
         names = [f"bench-{n:05d}" for n in range(args.devices)]

@@ -75,7 +75,7 @@ class Deployment:
             aws_secret_access_key="local-endpoint",
         )
 
-    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
         base_env = {
             key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))
         }
@@ -89,12 +89,18 @@ class Deployment:
             AWS_EC2_METADATA_DISABLED="true",
             **(env or {}),
         )
+        return base_env
+
+    def argv(self, playbook: str, *args: str) -> list[str]:
+        return [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
+                "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}", *args]
+
+    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         started = time.monotonic()
         proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
-             "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}", *args],
+            self.argv(playbook, *args),
             cwd=self.home,  # away from the checkout's ansible.cfg: only the installed collection is used
-            env=base_env,
+            env=self.environment(env),
             capture_output=True,
             text=True,
             timeout=600,

@@ -441,3 +441,21 @@ def test_iot_delete_certificate_checks_its_own_attachments_as_moto_does(cfn) -> 
     iot.delete_certificate(certificateId=cert["certificateId"])
     assert [c["certificateId"] for c in iot.list_certificates()["certificates"] if c["certificateId"] == cert["certificateId"]] == []
     assert iot.list_thing_principals(thingName="compat-delete")["principals"] == [keep["certificateArn"]]
+
+
+def test_iot_certificate_from_csr_certifies_the_csr_key(cfn) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    iot = _client(cfn, "iot")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "compat-csr")]))
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+    made = iot.create_certificate_from_csr(certificateSigningRequest=csr, setAsActive=True)
+    cert = x509.load_pem_x509_certificate(made["certificatePem"].encode())
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    assert cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "compat-csr"
+    assert iot.describe_certificate(certificateId=made["certificateId"])["certificateDescription"]["status"] == "ACTIVE"

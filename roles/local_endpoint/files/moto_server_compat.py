@@ -52,6 +52,9 @@ One more is missing API rather than different behaviour:
     live attachment maps: O(all attachments) per delete, and HTTP 500 ("dictionary changed size during iteration",
     or a principal deleted meanwhile) when attachments change concurrently, as in a fleet rotation. It now checks the
     certificate's own ARN against a snapshot, with moto's errors (DeleteConflict while attached).
+17. IoT CreateCertificateFromCsr certifies a fresh key that moto makes itself, not the CSR's public key, so a device
+    could never use the certificate and nobody could tell which CSR it came from. The certificate now certifies the
+    CSR's key and subject (still issued by "Moto", one year, as before).
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -61,6 +64,7 @@ pointed at AWS or LocalStack, the collection does not use it.
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import json
 import logging
@@ -71,6 +75,9 @@ from typing import Any, Callable
 
 import moto.backends
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
@@ -512,6 +519,31 @@ def validation_delete(self: IoTBackend, cert: FakeCertificate, force_delete: boo
 
 
 IoTBackend._validation_delete = validation_delete  # type: ignore[method-assign]
+
+
+# --- 17: IoT CreateCertificateFromCsr certifies the CSR's key -------------------------------------------------------------
+_MOTO_CA_KEY = ec.generate_private_key(ec.SECP256R1())  # this endpoint's stand-in for the AWS IoT CA (never stored)
+
+
+def create_certificate_from_csr(self: IoTBackend, csr: str, set_as_active: bool) -> FakeCertificate:
+    request = x509.load_pem_x509_csr(csr.encode("utf-8"))
+    issuer = x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "Moto"), x509.NameAttribute(x509.NameOID.COMMON_NAME, "Moto")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(request.subject)
+        .issuer_name(issuer)
+        .public_key(request.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(_MOTO_CA_KEY, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode("utf-8")
+    return self.register_certificate(pem, ca_certificate_pem=None, set_as_active=set_as_active, status="INACTIVE")
+
+
+IoTBackend.create_certificate_from_csr = create_certificate_from_csr  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

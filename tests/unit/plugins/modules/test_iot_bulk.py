@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 import pytest
-from conftest import local_endpoint
 
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_bulk
+from conftest import local_endpoint
 
 
 class FakeClock:

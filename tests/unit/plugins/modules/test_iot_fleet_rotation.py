@@ -50,7 +50,7 @@ def fleet(endpoint: str, tmp_path: Path) -> dict[str, Any]:
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
     iot.create_policy(policyName=POLICY, policyDocument=json.dumps(document))
     ca_cert, ca_key = make_ca(tmp_path)
-    aws = {"endpoint_url": endpoint, "region": REGION, "access_key": "x", "secret_key": "x"}
+    aws = {"endpoint_url": endpoint, "region": REGION, "access_key": "testing-access-key", "secret_key": "testing-secret-not-in-any-pem"}
     return {"iot": iot, "data": data, "ca_cert": str(ca_cert), "ca_key": str(ca_key), "aws": aws, "dir": tmp_path}
 
 
