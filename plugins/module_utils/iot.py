@@ -10,6 +10,7 @@ amazon.aws has no IoT modules; these follow its habits (``AnsibleAWSModule``, ``
 from __future__ import annotations
 
 import json
+import re
 
 try:
     import botocore
@@ -128,3 +129,69 @@ def device_policy_document(partition, region, account_id, rule_name, shadow_name
             },
         ],
     }
+
+
+# ---- things and their attributes (the IoT rules, checked before anything is called) ----
+
+THING_NAME_RULE = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+ATTRIBUTE_NAME_RULE = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
+ATTRIBUTE_VALUE_RULE = re.compile(r"[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}")
+MAX_ATTRIBUTES_WITHOUT_TYPE = 3
+MAX_ATTRIBUTES_WITH_TYPE = 50
+
+
+def thing_name_error(name):
+    """Why ``name`` is not a valid thing name, or None."""
+    if not isinstance(name, str) or not THING_NAME_RULE.fullmatch(name):
+        return f"thing name {name!r} breaks the IoT rule: 1 to 128 characters of a-z A-Z 0-9 : _ -"
+    return None
+
+
+def attribute_errors(attributes):
+    """Messages (one per broken rule, naming the attribute) for a dict of thing attributes; empty when valid."""
+    errors = []
+    for name, value in attributes.items():
+        if not isinstance(name, str) or not ATTRIBUTE_NAME_RULE.fullmatch(name):
+            errors.append(f"attribute name {name!r} breaks the IoT rule: 1 to 128 characters of a-z A-Z 0-9 _ . , @ / : # -")
+            continue
+        if not isinstance(value, str):
+            errors.append(f"attribute {name!r}: the value must be a string, got {type(value).__name__} (quote it)")
+        elif len(value) > 800:
+            errors.append(f"attribute {name!r}: the value has {len(value)} characters, the IoT rule allows at most 800")
+        elif not ATTRIBUTE_VALUE_RULE.fullmatch(value):
+            bad = sorted({c for c in value if not ATTRIBUTE_VALUE_RULE.fullmatch(c)})
+            errors.append(
+                f"attribute {name!r}: the value {value!r} breaks the IoT rule (only a-z A-Z 0-9 _ . , @ / : # = [ ] -); "
+                f"not allowed: {' '.join(repr(c) for c in bad)}"
+            )
+    return errors
+
+
+def attribute_limit(has_thing_type):
+    return MAX_ATTRIBUTES_WITH_TYPE if has_thing_type else MAX_ATTRIBUTES_WITHOUT_TYPE
+
+
+def certificate_id_from_arn(arn):
+    """The certificate id of a ``...:cert/<id>`` principal ARN, or None for other principals."""
+    if isinstance(arn, str) and ":cert/" in arn:
+        return arn.rsplit("/", 1)[1]
+    return None
+
+
+def thing_principals(client, thing_name):
+    """The principal ARNs attached to a thing (sorted); None when the thing does not exist."""
+    try:
+        return sorted(paginate(client, "list_thing_principals", "principals", thingName=thing_name))
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def parse_policy_document(text):
+    """A policy document read from IoT as a dict; text that is not a JSON object stays text."""
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    return document if isinstance(document, dict) else text
