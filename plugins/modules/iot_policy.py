@@ -46,8 +46,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: In check mode nothing is created, changed, detached or deleted.
   diff_mode:
     support: full
+    description: The diff shows the policy document before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

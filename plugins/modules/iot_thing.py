@@ -31,7 +31,7 @@ author:
 options:
   name:
     description:
-      - The thing name (1 to 128 characters of C(a-z A-Z 0-9 : _ -)).
+      - "The thing name (1 to 128 characters of C(a-z A-Z 0-9 : _ -))."
     type: str
     required: true
     aliases: [thing_name]
@@ -87,8 +87,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: In check mode nothing is created or changed; the result shows the thing as it would be.
   diff_mode:
     support: full
+    description: The diff shows the thing (type, attributes, groups, principals) before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -47,8 +47,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Read only; check mode runs the same reads.
   diff_mode:
     support: none
+    description: Not supported.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
