@@ -101,6 +101,7 @@ class Plane:
         self.ca = LocalCA(root / "pki")
         self.state = root / REGION
         self.outputs: dict[str, str] = {}
+        self.crl_sync_seconds = 1.0
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.url,
@@ -159,6 +160,7 @@ class Plane:
             "--stream-name", self.outputs["StreamName"], "--rule-name", self.outputs["TopicRuleName"],
             "--name", f"bridge-{REGION}", "--mqtt-port", str(self.mqtt_port), "--pki-dir", str(self.ca.dir),
             "--state-dir", str(self.state), "--outage-seconds", "5",
+            "--crl-sync-seconds", str(self.crl_sync_seconds), "--broker-pid-file", str(self.root / "mosquitto.pid"),
         ])
         wait_for(lambda: (self.state / "bridge.health").exists() or proc.poll() is not None, 20, "the bridge")
         assert proc.poll() is None, self.procs.log("bridge")

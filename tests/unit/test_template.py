@@ -257,7 +257,7 @@ def test_every_environment_passes_valid_parameters(env_file: Path) -> None:
     compat.validate_parameters(TEMPLATE_PATH.read_text(), [{"ParameterKey": k, "ParameterValue": v} for k, v in passed.items()], {})
 
 
-def _resolve(node: Any, values: dict[str, str]) -> Any:
+def _resolve(node: Any, values: dict[str, str]) -> Any:  # noqa: PLR0911  one return per intrinsic function
     """The intrinsic functions the DevicePolicy uses (Fn::Sub in both forms, Fn::Join, Fn::Split, Ref), evaluated."""
     if isinstance(node, list):
         return [_resolve(item, values) for item in node]
@@ -285,7 +285,7 @@ def _resolve(node: Any, values: dict[str, str]) -> Any:
 
 def test_device_policy_is_the_module_utils_document() -> None:
     """One device policy: the template's DevicePolicy resolves to module_utils/iot.py's device_policy_document()."""
-    from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import device_policy_document  # noqa: PLC0415
+    from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import device_policy_document
 
     values = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::AccountId": "210987654321",
               "NamePrefix": "city-a", "EnvironmentName": "prod"}

@@ -6,6 +6,11 @@ PutRecords calls; only the entries Kinesis rejects are retried. A message is ack
 Kinesis has accepted it, so a bridge that stops (or an endpoint that fails) loses nothing: the broker keeps the
 unacknowledged messages of the session and delivers them again when the bridge is back (at least once, like the
 IoT rule's retries).
+
+Two more IoT Core services live here for the local broker, each on its own thread so that neither ever holds up the
+telemetry: the rotation shadow's MQTT side (``shadow.py``: the devices' get/update requests relayed to the
+endpoint's shadow service, its answers published back) and the certificate status (``crlsync.py``: certificates of
+the local CA that are not ACTIVE at the endpoint, or deleted, go on the broker's CRL and the broker reloads it).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .broker import telemetry_filters
+from .broker import shadow_request_filters, telemetry_filters
 from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
+from .crlsync import CrlSync
+from .shadow import ShadowRelay, parse_request
 
 MAX_RECORDS = 500  # PutRecords: at most 500 entries
 MAX_REQUEST_BYTES = 5_000_000  # and 5 MB per request
@@ -51,7 +58,7 @@ class BridgeStats:
     put_ms: list[float] = field(default_factory=list)
     queue_ms: list[float] = field(default_factory=list)
 
-    def snapshot(self, backlog: int) -> dict[str, Any]:
+    def snapshot(self, backlog: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         put = percentiles(self.put_ms[-5000:])
         queue = percentiles(self.queue_ms[-5000:])
         return {
@@ -65,6 +72,7 @@ class BridgeStats:
             "put_ms": put,
             "receive_to_put_ms": queue,
             "time": time.time(),
+            **(extra or {}),
         }
 
 
@@ -94,6 +102,9 @@ class Bridge:
         beacon: Beacon,
         outage_seconds: float = 60.0,
         flush_seconds: float = 0.05,
+        iot_data: Any = None,
+        crl_sync: CrlSync | None = None,
+        crl_sync_seconds: float = 2.0,
     ) -> None:
         self.kinesis = kinesis
         self.stream_name = stream_name
@@ -117,6 +128,11 @@ class Bridge:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        # the shadow service's MQTT side (None: not relayed) and the certificate status (None: not synced)
+        self.shadow = ShadowRelay(iot_data, self._publish_answer, self.stopping) if iot_data is not None else None
+        self.crl_sync = crl_sync if crl_sync_seconds > 0 else None
+        self.crl_sync_seconds = crl_sync_seconds
+        self.crl_thread = threading.Thread(target=self._crl_loop, name="crl-sync", daemon=True)
 
     # --- MQTT side ------------------------------------------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -124,7 +140,8 @@ class Bridge:
             LOG.error("broker %s:%s refused the bridge: %s", self.host, self.port, reason)
             return
         LOG.info("connected to the broker %s:%s (session present: %s)", self.host, self.port, flags.session_present)
-        client.subscribe([(topic, 1) for topic in telemetry_filters(self.rule_name)])
+        topics = telemetry_filters(self.rule_name) + (shadow_request_filters() if self.shadow else [])
+        client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
         self.broker.ok()
 
@@ -135,6 +152,11 @@ class Bridge:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         key = partition_key(msg.topic, self.rule_name)
+        if key is None and self.shadow is not None:
+            request = parse_request(msg.topic)
+            if request is not None:  # acknowledged by the relay's worker once it has answered
+                self.shadow.submit(request, msg.payload, lambda mid=msg.mid, qos=msg.qos: client.ack(mid, qos))
+                return
         if key is None:  # the ACL lets nothing else through; never block the session on it
             self.stats.skipped_topics += 1
             client.ack(msg.mid, msg.qos)
@@ -142,6 +164,28 @@ class Bridge:
         with self.lock:
             self.pending.append(Message(msg.mid, msg.qos, key, msg.payload, time.monotonic()))
             self.stats.received += 1
+
+    def _publish_answer(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1)
+
+    # --- certificate status -----------------------------------------------------------------------------------------------
+    def _crl_loop(self) -> None:
+        assert self.crl_sync is not None
+        while not self.stopping.is_set():
+            try:
+                self.crl_sync.sync()
+            except Exception as exc:  # the endpoint failing is the Kinesis side's business; here: log, try again
+                self.crl_sync.errors += 1
+                LOG.warning("certificate status sync failed (tried again in %.0fs): %s", self.crl_sync_seconds, exc)
+            self.stopping.wait(self.crl_sync_seconds)
+
+    def _extra_stats(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.shadow is not None:
+            extra["shadow"] = self.shadow.stats()
+        if self.crl_sync is not None:
+            extra["crl_sync"] = self.crl_sync.stats()
+        return extra
 
     # --- Kinesis side ----------------------------------------------------------------------------------------------------
     def _take(self) -> list[Message]:
@@ -226,6 +270,10 @@ class Bridge:
             self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         except OSError as exc:
             raise DependencyError(f"cannot connect to the MQTT broker {self.host}:{self.port}: {exc}") from exc
+        if self.shadow is not None:
+            self.shadow.start()
+        if self.crl_sync is not None:
+            self.crl_thread.start()
         self.client.loop_start()
         self.connected.wait(10)
         started = last_put = time.monotonic()
@@ -236,7 +284,7 @@ class Bridge:
                 if not self.connected.is_set():
                     self.broker.failed(ConnectionError("not connected"), "Is the data plane's Mosquitto running?")
                     self.stopping.wait(1.0)
-                    self.beacon.beat(self.stats.snapshot(len(self.pending)), healthy=False)
+                    self.beacon.beat(self.stats.snapshot(len(self.pending), self._extra_stats()), healthy=False)
                     continue
                 batch = self._take()
                 if batch:
@@ -248,9 +296,9 @@ class Bridge:
                         self.check_stream()
                         last_put = time.monotonic()
                     self.stopping.wait(self.flush_seconds)
-                self.beacon.beat(self.stats.snapshot(len(self.pending)))
+                self.beacon.beat(self.stats.snapshot(len(self.pending), self._extra_stats()))
         finally:
-            self.beacon.beat(self.stats.snapshot(len(self.pending)), healthy=False, force=True)
+            self.beacon.beat(self.stats.snapshot(len(self.pending), self._extra_stats()), healthy=False, force=True)
             self.beacon.clear()
             self.client.disconnect()
             self.client.loop_stop()

@@ -1,10 +1,11 @@
 """Command line of the local data plane: ``iot-dataplane <command> --help``.
 
-pki            the local CA: init, issue a certificate, revoke one
+pki            the local CA: init, issue a certificate, revoke one, sign a CSR
 broker-config  the Mosquitto configuration and ACL of one region's broker (and its certificates)
 bridge         MQTT -> Kinesis, as the IoT rule does (long-running)
 poller         Kinesis -> lambda_handler, as the event source mapping and the sweep schedule do (long-running)
-simulate       the sensor fleet: publish a scenario, print what was sent as JSON
+simulate       the sensor fleet: publish a scenario, print what was sent as JSON (--rotation: devices rotate certificates)
+devices        the simulated devices' key store: init makes a key and an enrollment CSR per device
 smoke          publish the smoke scenario and wait until the system shows it; JSON result, exit 1 if not
 bench          the pipeline benchmark against the running local data plane
 """
@@ -26,9 +27,11 @@ from . import smoke
 from .bench import add_arguments as add_bench_arguments
 from .bridge import Bridge
 from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
+from .crlsync import CrlSync
 from .pki import LocalCA, PkiError
 from .poller import Checkpoints, LambdaContext, Mapping, Poller, checkpoint_dir, install_kill_switch, load_handler
-from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator
+from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
+from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator, build_fleet
 
 LAMBDA_DIR = str(Path(__file__).resolve().parents[2] / "lambda")
 
@@ -48,6 +51,13 @@ def cmd_pki(args: argparse.Namespace) -> int:
         changed = ca.ensure_leaf(args.name, server=args.server, hosts=tuple(args.host or ())) or changed
         paths = ca.paths(args.name)
         _print({"changed": changed, "cert": str(paths.cert), "key": str(paths.key)})
+    elif args.action == "sign":
+        if not args.csr:
+            raise PkiError("pki sign needs --csr FILE")
+        pem = ca.sign_csr(Path(args.csr).read_text(), days=args.days)
+        if args.out:
+            Path(args.out).write_text(pem)
+        _print({"changed": True, "certificate_pem": pem, **({"cert": args.out} if args.out else {})})
     else:
         _print({"changed": ca.revoke(args.name)})
     return 0
@@ -111,6 +121,14 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         key_file=str(paths.key),
         beacon=Beacon(str(state / "bridge.health"), str(state / "bridge.stats.json")),
         outage_seconds=args.outage_seconds,
+        iot_data=aws_client("iot-data", args.region, args.endpoint_url),
+        crl_sync=CrlSync(
+            aws_client("iot", args.region, args.endpoint_url),
+            ca,
+            state / "crl-sync.json",
+            Path(args.broker_pid_file) if args.broker_pid_file else None,
+        ),
+        crl_sync_seconds=args.crl_sync_seconds,
     )
     LOG.info("bridge %s: %s:%d -> Kinesis %s (%s at %s)", args.name, args.mqtt_host, args.mqtt_port, args.stream_name, args.region, args.endpoint_url or "AWS")
     return _run_component(bridge, args.max_seconds)
@@ -182,8 +200,11 @@ def make_transport(args: argparse.Namespace, on_ack: Any) -> Any:
         client = aws_client("iot-data", args.region, f"https://{address}")
         return IotDataTransport(client, on_ack)
     ca = LocalCA(args.pki_dir)
+    store = DeviceStore(args.device_dir) if getattr(args, "device_dir", None) else None
 
     def cert_for(device: str) -> tuple[str, str]:
+        if store is not None:  # the device's own identity (enrolled by the controller)
+            return store.current(device)
         ca.ensure_leaf(device)
         paths = ca.paths(device)
         return str(paths.cert), str(paths.key)
@@ -220,12 +241,29 @@ def parse_scenario(args: argparse.Namespace) -> Scenario:
     )
 
 
+def rotation_options(args: argparse.Namespace) -> RotationOptions | None:
+    if not args.rotation:
+        return None
+    if not args.device_dir:
+        raise ValueError("--rotation needs --device-dir (the devices' key store)")
+    behaviours = {}
+    for spec in args.rotation_behaviour or []:
+        thing, _sep, kind = spec.partition("=")
+        if kind not in BEHAVIOURS:
+            raise ValueError(f"--rotation-behaviour {spec}: the kind must be one of {', '.join(BEHAVIOURS)}")
+        behaviours[thing] = kind
+    return RotationOptions(DeviceStore(args.device_dir), poll_seconds=args.rotation_poll_seconds, behaviours=behaviours)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         scenario = parse_scenario(args)
-        simulator = Simulator(scenario, rule_name=args.rule_name)
+        simulator = Simulator(scenario, rule_name=args.rule_name, rotation=rotation_options(args))
     except ValueError as exc:
         LOG.error("bad scenario: %s", exc)
+        return 2
+    if simulator.rotation is not None and args.transport != "mqtt":
+        LOG.error("--rotation needs the mqtt transport (the rotation shadow's MQTT topics)")
         return 2
     transport = make_transport(args, simulator.ack)
     stop = threading.Event()
@@ -239,6 +277,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.report:
         Path(args.report).write_text(json.dumps(data, indent=2, sort_keys=True))
     _print(data)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    try:
+        scenario = parse_scenario(args)
+        scenario.validate()
+    except ValueError as exc:
+        LOG.error("bad scenario: %s", exc)
+        return 2
+    _zones, devices = build_fleet(scenario)
+    store = DeviceStore(args.dir)
+    _print([{"name": d.name, "zone": d.zone, "csr_path": str(store.init(d.name))} for d in devices])
     return 0
 
 
@@ -305,17 +356,32 @@ def _mqtt_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki-dir", help="the local CA's directory (mqtt transport)")
 
 
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sensors", type=int, default=20)
+    p.add_argument("--zones", type=int, default=4)
+    p.add_argument("--rate", type=float, default=1.0, help="readings per sensor per second")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds")
+    p.add_argument("--gateway-size", type=int, default=0, help="sensors per gateway (0: no gateways)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--prefix", default="sim")
+    p.add_argument("--hour", type=float, help="hour of the daily profile at the start (default: now)")
+    p.add_argument("--window-seconds", type=int, default=60)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="iot-dataplane", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("-v", "--verbose", action="store_true")
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("pki", help="the local CA")
-    p.add_argument("action", choices=("init", "issue", "revoke"))
+    p.add_argument("action", choices=("init", "issue", "revoke", "sign"))
     p.add_argument("name", nargs="?")
     p.add_argument("--dir", required=True)
     p.add_argument("--server", action="store_true")
     p.add_argument("--host", action="append")
+    p.add_argument("--csr", help="sign: the CSR (PEM file) to sign as a client certificate (subject and key from the CSR)")
+    p.add_argument("--out", help="sign: also write the certificate here")
+    p.add_argument("--days", type=int, default=397, help="sign: validity in days")
     p.set_defaults(func=cmd_pki)
 
     p = sub.add_parser("broker-config", help="one region's Mosquitto configuration, ACL and certificates")
@@ -343,6 +409,13 @@ def _component_parsers(sub: Any) -> None:
     p.add_argument("--pki-dir", required=True)
     p.add_argument("--state-dir", required=True)
     p.add_argument("--outage-seconds", type=float, default=60.0, help="stop (exit 3) when the endpoint or the broker has failed this long")
+    p.add_argument(
+        "--crl-sync-seconds",
+        type=float,
+        default=2.0,
+        help="period of the certificate status sync: the local CA's certificates that are not ACTIVE at the endpoint (or deleted) go on the CRL (0: off)",
+    )
+    p.add_argument("--broker-pid-file", help="the broker's pid file: it gets SIGHUP (reloads the CRL) when the CRL changed")
     p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
     p.add_argument("--max-seconds", type=float)
     p.set_defaults(func=cmd_bridge)
@@ -365,20 +438,25 @@ def _tool_parsers(sub: Any) -> None:
     _aws_args(p)
     _mqtt_args(p)
     p.add_argument("--rule-name", help="publish to the Basic Ingest topic of this rule")
-    p.add_argument("--sensors", type=int, default=20)
-    p.add_argument("--zones", type=int, default=4)
-    p.add_argument("--rate", type=float, default=1.0, help="readings per sensor per second")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds")
-    p.add_argument("--gateway-size", type=int, default=0, help="sensors per gateway (0: no gateways)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--prefix", default="sim")
+    _scenario_args(p)
     p.add_argument("--congest", action="append", metavar="ZONE:START_S:MINUTES")
     p.add_argument("--silence", action="append", metavar="SENSOR:START_S")
     p.add_argument("--malformed", action="append", metavar="KIND=N", help=f"kinds: {', '.join(sorted(MALFORMED_KINDS))}")
-    p.add_argument("--hour", type=float, help="hour of the daily profile at the start (default: now)")
-    p.add_argument("--window-seconds", type=int, default=60)
     p.add_argument("--report", help="also write the report to this file")
+    p.add_argument(
+        "--device-dir",
+        help="the devices' key store (devices init): each device connects with <name>.crt/<name>.key from it (default: the local CA's certificates)",
+    )
+    p.add_argument("--rotation", action="store_true", help="every device runs a rotation agent on its cert-rotation shadow (needs --device-dir)")
+    p.add_argument("--rotation-poll-seconds", type=float, default=2.0, help="how often a device gets its rotation shadow")
+    p.add_argument("--rotation-behaviour", action="append", metavar="THING=KIND", help=f"a misbehaving device, for tests; kinds: {', '.join(BEHAVIOURS)}")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("devices", help="the simulated devices' key store")
+    p.add_argument("action", choices=("init",))
+    p.add_argument("--dir", required=True, help="the key store: <name>.key (0600) and <name>.csr per device")
+    _scenario_args(p)
+    p.set_defaults(func=cmd_devices, congest=None, silence=None, malformed=None)
 
     p = sub.add_parser("smoke", help="publish the smoke scenario and check that the system shows it")
     _aws_args(p)
@@ -399,6 +477,6 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return args.func(args)
-    except (PkiError, DependencyError) as exc:
+    except (PkiError, StoreError, DependencyError) as exc:
         LOG.error("%s", exc)
         return EXIT_DEPENDENCY if isinstance(exc, DependencyError) else 2

@@ -178,6 +178,32 @@ class LocalCA:
         _write_public(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
         return issued
 
+    def sign_csr(self, csr_pem: str, days: int = LEAF_DAYS) -> str:
+        """A client certificate for a device's CSR (its subject and key; what a controller registers at IoT Core).
+        The CSR must be well formed and self-signed; what the key and subject must be is the controller's policy."""
+        ca_key, ca_cert = self._load_ca()
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem.encode())
+        except ValueError as exc:
+            raise PkiError(f"not a PEM certificate signing request: {exc}") from exc
+        if not csr.is_signature_valid:
+            raise PkiError("the CSR's signature is not valid")
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
     # --- revocation ------------------------------------------------------------------------------------------------------
     def revoked_serials(self) -> set[int]:
         if not self.crl.exists():

@@ -14,16 +14,20 @@ carries the readings of its sensors, all in one zone). ``run`` reports what was 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import ssl
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import orjson
 import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from paho.mqtt.enums import CallbackAPIVersion
 
 # The processor's defaults (files/lambda/stream_processor/config.py); a scenario states the values it relies on.
@@ -197,6 +201,10 @@ class Report:
     duration_s: float = 0.0
     publish_lag_ms: dict[str, Any] = field(default_factory=dict)
     devices: int = 0
+    # readings acknowledged per certificate id the device used (see certificate_label), and per device the outcome of
+    # its certificate rotations (rotation agents only): installed certificate ids, failures, current certificate id
+    readings_by_certificate: dict[str, int] = field(default_factory=dict)
+    rotation: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -217,8 +225,33 @@ class Transport:
         raise NotImplementedError
 
 
+CONTROL = "control"  # the token of a message that is not telemetry (the rotation channel): never reported as a reading
+
+
+def certificate_label(cert_file: str) -> str:
+    """The id a device knows its certificate by: ``<cert>.id`` when present (the id the controller gave it at install),
+    else the SHA-256 of the certificate's DER (how IoT Core derives a certificate id)."""
+    id_file = Path(cert_file + ".id")
+    if id_file.exists():
+        return id_file.read_text().strip()
+    der = x509.load_pem_x509_certificate(Path(cert_file).read_bytes()).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+class SwitchError(Exception):
+    """A device could not move to its new certificate; it is connected with its old one again."""
+
+
 class MqttTransport(Transport):
-    """One MQTT v5 connection per device over mutual TLS, QoS 1; the PUBACK reason code says whether it was taken."""
+    """One MQTT v5 connection per device over mutual TLS, QoS 1; the PUBACK reason code says whether it was taken.
+
+    Lock order: paho's network thread holds paho's own lock while it runs our callbacks (on_publish, on_message),
+    which take ``self.lock``; so ``self.lock`` is never held while calling into paho (publish, subscribe, connect).
+
+    A device can move to a new certificate without losing a reading (``switch``): its publishes are held back in order,
+    the old connection's in-flight PUBACKs are awaited, it reconnects under the same client id with the new
+    certificate (or, refused, with the old one again), and the held-back publishes go out on that connection.
+    """
 
     def __init__(
         self, host: str, port: int, ca_file: str, cert_for: Callable[[str], tuple[str, str]], on_ack: Callable[[Any, bool], None], connect_timeout: float = 10.0
@@ -233,10 +266,16 @@ class MqttTransport(Transport):
         self.tokens: dict[tuple[str, int], Any] = {}
         self.early: dict[tuple[str, int], bool] = {}  # PUBACKs that came before publish() returned
         self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)  # notified when a device's last in-flight publish is acknowledged
+        self.inflight: dict[str, int] = {}  # publishes handed to paho and not acknowledged yet, per device
+        self.held: dict[str, list[tuple[str, bytes, Any]]] = {}  # devices switching certificates: publishes held back
+        self.certs: dict[str, tuple[str, str]] = {}  # the (cert, key) of each device's current connection
+        self.labels: dict[str, str] = {}  # and that certificate's id
+        self.subscriptions: dict[str, tuple[list[str], Callable[[str, bytes], None]]] = {}
+        self.first_ack: dict[str, threading.Event] = {}  # the first accepted telemetry PUBACK of the current connection
 
-    def connect(self, device: str) -> None:
+    def _open(self, device: str, cert: str, key: str) -> Any:
         mqtt = self.mqtt
-        cert, key = self.cert_for(device)
         client = mqtt.Client(self.version, client_id=device, protocol=mqtt.MQTTv5)
         client.tls_set(ca_certs=self.ca_file, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.max_inflight_messages_set(100)
@@ -247,21 +286,58 @@ class MqttTransport(Transport):
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             if reason.is_failure:
                 refused.append(str(reason))
+            else:
+                subscription = self.subscriptions.get(device)
+                if subscription:  # a new connection has no subscriptions: ours again, on paho's thread (allowed)
+                    c.subscribe([(topic, 1) for topic in subscription[0]])
             ready.set()
+
+        def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+            if not ready.is_set():  # closed before its CONNACK: the broker refused the certificate in TLS
+                refused.append(f"closed by the broker before CONNACK ({reason}): certificate refused?")
+                ready.set()
 
         def on_publish(c: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
             self.acknowledged(device, mid, not reason.is_failure)
 
+        def on_message(c: Any, userdata: Any, message: Any) -> None:
+            subscription = self.subscriptions.get(device)
+            if subscription:
+                subscription[1](message.topic, message.payload)
+
         client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_publish = on_publish
-        client.connect(self.host, self.port, keepalive=30)
+        client.on_message = on_message
+        try:
+            client.connect(self.host, self.port, keepalive=30)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectionError(f"{device}: the broker {self.host}:{self.port} refused the connection in TLS: {exc}") from exc
         client.loop_start()
         if not ready.wait(self.connect_timeout) or refused:
             client.loop_stop()
             raise ConnectionError(
                 f"{device}: the broker {self.host}:{self.port} did not accept the connection ({', '.join(refused) or 'no CONNACK: certificate refused?'})"
             )
-        self.clients[device] = client
+        return client
+
+    def connect(self, device: str) -> None:
+        cert, key = self.cert_for(device)
+        client = self._open(device, cert, key)
+        with self.lock:
+            self.clients[device] = client
+            self.certs[device] = (cert, key)
+            self.labels[device] = certificate_label(cert)
+            self.first_ack[device] = threading.Event()
+
+    def certificate_id(self, device: str) -> str | None:
+        return self.labels.get(device)
+
+    def subscribe(self, device: str, topics: list[str], on_message: Callable[[str, bytes], None]) -> None:
+        """Subscribe the device's connection (and every later one) to ``topics``; ``on_message(topic, payload)`` runs on
+        paho's network thread and must not block."""
+        self.subscriptions[device] = (list(topics), on_message)
+        self.clients[device].subscribe([(topic, 1) for topic in topics])
 
     def acknowledged(self, device: str, mid: int, ok: bool) -> None:
         """A PUBACK. paho calls this holding its own message lock: ours is taken only briefly, never around paho."""
@@ -269,22 +345,91 @@ class MqttTransport(Transport):
             token = self.tokens.pop((device, mid), None)
             if token is None:  # the PUBACK overtook publish() registering its token
                 self.early[(device, mid)] = ok
-        if token is not None:
+            self._done(device)
+            if token is not None and ok and token != CONTROL and device in self.first_ack:
+                self.first_ack[device].set()
+        if token is not None and token != CONTROL:
             self.on_ack(token, ok)
 
+    def _done(self, device: str) -> None:
+        """One publish of the device acknowledged (self.lock held)."""
+        left = self.inflight.get(device, 1) - 1
+        self.inflight[device] = left
+        if left <= 0:
+            self.idle.notify_all()
+
     def publish(self, device: str, topic: str, payload: bytes, token: Any) -> None:
+        with self.lock:
+            held = self.held.get(device)
+            if held is not None:  # switching certificates: sent, in order, once the new connection is up
+                held.append((topic, payload, token))
+                return
+            self.inflight[device] = self.inflight.get(device, 0) + 1
+            client = self.clients[device]
+        self._send(device, client, topic, payload, token)
+
+    def _send(self, device: str, client: Any, topic: str, payload: bytes, token: Any) -> None:
         # Not under self.lock: paho's network thread holds paho's lock while it calls on_publish, which takes ours
         # (holding ours here while paho takes its own deadlocked the simulator under load).
-        info = self.clients[device].publish(topic, payload, qos=1)
+        info = client.publish(topic, payload, qos=1)
         with self.lock:
             acked = self.early.pop((device, info.mid), None)
             if acked is None:
                 self.tokens[(device, info.mid)] = token
-        if acked is not None:
+            elif acked and token != CONTROL and device in self.first_ack:
+                self.first_ack[device].set()
+        if acked is not None and token != CONTROL:
             self.on_ack(token, acked)
 
+    def send_control(self, device: str, topic: str, payload: bytes) -> None:
+        """A QoS 1 message that is not telemetry (the rotation channel) on the device's connection."""
+        self.publish(device, topic, payload, CONTROL)
+
+    def switch(self, device: str, cert: str, key: str, drain_timeout: float = 30.0) -> threading.Event:
+        """Reconnect ``device`` with a new certificate, losing nothing; returns the event set at the first accepted
+        telemetry PUBACK over the new connection. Raises SwitchError (connected with the old certificate again)."""
+        with self.lock:
+            self.held.setdefault(device, [])
+            drained = self.idle.wait_for(lambda: self.inflight.get(device, 0) <= 0, drain_timeout)
+            old_client, old_cert = self.clients[device], self.certs[device]
+        if not drained:
+            self._release(device)
+            raise SwitchError(f"{device}: publishes on the old connection were not acknowledged within {drain_timeout:.0f}s")
+        old_client.disconnect()
+        old_client.loop_stop()
+        error = None
+        try:
+            client, current = self._open(device, cert, key), (cert, key)
+        except ConnectionError as exc:
+            error = exc
+            client, current = self._open(device, *old_cert), old_cert  # raises if the old one is refused too
+        with self.lock:
+            self.clients[device] = client
+            self.certs[device] = current
+            self.labels[device] = certificate_label(current[0])
+            event = self.first_ack[device] = threading.Event()
+        self._release(device)
+        if error is not None:
+            raise SwitchError(str(error)) from error
+        return event
+
+    def _release(self, device: str) -> None:
+        """Send what was held back, in order; publishes that come meanwhile queue behind it."""
+        while True:
+            with self.lock:
+                held = self.held.get(device)
+                if not held:
+                    self.held.pop(device, None)
+                    return
+                batch = list(held)
+                held.clear()
+                self.inflight[device] = self.inflight.get(device, 0) + len(batch)
+                client = self.clients[device]
+            for topic, payload, token in batch:
+                self._send(device, client, topic, payload, token)
+
     def close(self) -> None:
-        for client in self.clients.values():
+        for client in list(self.clients.values()):
             client.disconnect()
             client.loop_stop()
 
@@ -317,7 +462,16 @@ def topic_for(zone: str, device: str, rule_name: str | None) -> str:
 
 
 class Simulator:
-    def __init__(self, scenario: Scenario, rule_name: str | None = None, on_publish: Callable[[str, float, int], None] | None = None) -> None:
+    """Publishes a scenario. With ``rotation`` (a RotationOptions), every device also runs a rotation agent
+    (rotation.py) on the rotation shadow: the transport must be an MqttTransport."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        rule_name: str | None = None,
+        on_publish: Callable[[str, float, int], None] | None = None,
+        rotation: Any = None,
+    ) -> None:
         scenario.validate()
         self.scenario = scenario
         self.rule_name = rule_name
@@ -328,9 +482,14 @@ class Simulator:
         self.on_publish = on_publish
         self.report.expected_alerts = expected_alerts(scenario, self.zones, self.devices)
         self.lags: list[float] = []
+        self.rotation = rotation
+        self.certificate_of: Callable[[str], str | None] | None = None
 
     def ack(self, token: Any, accepted: bool) -> None:
-        kind, zone, count = token
+        kind, zone, count = token[:3]
+        device = token[3] if len(token) > 3 else None
+        # the connection the message went out on still has its certificate: a switch waits for the PUBACKs first
+        certificate = self.certificate_of(device) if device and self.certificate_of else None
         with self.lock:
             if not accepted:
                 self.report.messages_refused += 1
@@ -339,6 +498,8 @@ class Simulator:
             if kind == "readings":
                 self.report.readings_acked += count
                 self.report.readings_by_zone[zone] = self.report.readings_by_zone.get(zone, 0) + count
+                if certificate:
+                    self.report.readings_by_certificate[certificate] = self.report.readings_by_certificate.get(certificate, 0) + count
             else:
                 self.report.malformed_acked[kind] = self.report.malformed_acked.get(kind, 0) + 1
 
@@ -359,7 +520,7 @@ class Simulator:
         with self.lock:
             self.report.messages_sent += 1
             self.report.malformed_sent[kind] = self.report.malformed_sent.get(kind, 0) + 1
-        transport.publish(device.name, topic_for(device.zone, device.name, self.rule_name), payload, (kind, device.zone, 1))
+        transport.publish(device.name, topic_for(device.zone, device.name, self.rule_name), payload, (kind, device.zone, 1, device.name))
 
     def _publish_readings(self, transport: Transport, device: Device, readings: list[dict], now: float) -> None:
         if self.scenario.gateway_size:
@@ -371,7 +532,7 @@ class Simulator:
             with self.lock:
                 self.report.messages_sent += 1
                 self.report.readings_sent += count
-            transport.publish(device.name, topic, payload, ("readings", device.zone, count))
+            transport.publish(device.name, topic, payload, ("readings", device.zone, count, device.name))
             if self.on_publish:
                 self.on_publish(device.zone, now, count)
 
@@ -386,8 +547,10 @@ class Simulator:
         """Publish the scenario in real time (each device at its own phase of the period), then wait for the acks."""
         scenario = self.scenario
         stop = stop or threading.Event()
+        self.certificate_of = getattr(transport, "certificate_id", None)
         for device in self.devices:
             transport.connect(device.name)
+        agents = self._start_agents(transport)
         period = 1.0 / scenario.rate_hz
         malformed_plan = self._malformed_plan()
         start = time.time()
@@ -413,6 +576,11 @@ class Simulator:
             if stop.is_set():
                 break
         self.report.duration_s = round(time.time() - start, 3)
+        for agent in agents:  # a switch in progress finishes (its held-back readings go out) before the acks are counted
+            agent.stop()
+        for agent in agents:
+            agent.join(ack_timeout)
+            self.report.rotation[agent.device] = agent.result()
         self._wait_for_acks(ack_timeout)
         transport.close()
         lags = sorted(self.lags)
@@ -423,6 +591,16 @@ class Simulator:
                 "max": round(lags[-1] * 1000, 1),
             }
         return self.report
+
+    def _start_agents(self, transport: Transport) -> list[Any]:
+        if self.rotation is None:
+            return []
+        from .rotation import RotationAgent  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+        agents = [RotationAgent(device.name, transport, self.rotation) for device in self.devices]
+        for agent in agents:
+            agent.start()
+        return agents
 
     def _wait_for_acks(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
