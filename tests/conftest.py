@@ -44,6 +44,8 @@ def stop_by_pid_file(pid_file: Path, timeout: float = 10.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # our own child: reap it, or it stays a zombie that kill(pid, 0) still finds
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -94,7 +96,8 @@ def local_endpoint(state_dir: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             stop_by_pid_file(pid_file)
-            proc.wait(timeout=10)
+            with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
 
 
 @pytest.fixture
