@@ -2,6 +2,7 @@
 """Plays the devices of the fleet scenarios and reads back what AWS IoT holds about them (JSON on stdout).
 
   csr DIR NAME...           each device makes its key and CSR (CN = thing name) once; DIR/devices.yml lists them
+                            (csr_path relative to DIR, and a key_path that the role must leave out)
   answer DIR NAME STEP      the device answers its rotation shadow: csr (a new key and its CSR), bad-csr (a CSR whose
                             CN is another thing's), installed (the certificate the controller delivered)
   state NAME...             things, their certificates (status, policies) and the rotation shadows
@@ -60,7 +61,9 @@ def cmd_csr(args) -> dict:
         if not csr_path.exists():
             csr_path.write_text(csr_pem(load_key(key_path), name))
             changed = True
-        devices.append({"name": name, "zone": args.zone, "csr_path": csr_path.name, "attributes": {"model": "molecule", "index": str(index)}})
+        # key_path: what a provisioning tool lists too; the role passes on only the module's keys.
+        entry = {"name": name, "zone": args.zone, "csr_path": csr_path.name, "key_path": key_path.name}
+        devices.append(dict(entry, attributes={"model": "molecule", "index": str(index)}))
     listing = directory / "devices.yml"
     text = "---\n" + "".join(f"- {json.dumps(d)}\n" for d in devices)
     if not listing.exists() or listing.read_text() != text:
