@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Plays the devices of the fleet scenarios and reads back what AWS IoT holds about them (JSON on stdout).
 
   csr DIR NAME...           each device makes its key and CSR (CN = thing name) once; DIR/devices.yml lists them

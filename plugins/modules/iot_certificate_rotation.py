@@ -140,8 +140,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Reports which devices would start a rotation and which are in progress; writes nothing.
   diff_mode:
     support: none
+    description: A fleet run has no before/after document; the per-device results say what changed.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -178,7 +180,7 @@ devices:
     status:
       description:
         - C(rotated) finished (old certificate deleted), C(in_grace) confirmed (old certificate INACTIVE, deleted after
-          the grace period), C(pending) waiting for the device, C(failed) see O(reason), C(not_due), C(deferred) due but
+          the grace period), C(pending) waiting for the device, C(failed) see RV(devices[].reason), C(not_due), C(deferred) due but
           over the batch, C(would_start) and C(in_progress) in check mode.
       type: str
     step:

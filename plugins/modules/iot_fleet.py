@@ -116,8 +116,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Reports per device what would be done and writes nothing.
   diff_mode:
     support: none
+    description: A fleet run has no before/after document; the per-device results say what changed.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

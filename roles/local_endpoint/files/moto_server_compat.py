@@ -492,6 +492,7 @@ LambdaBackend.send_kinesis_message = no_kinesis_delivery  # type: ignore[method-
 Shard.get_max_sequence_number = shard_max_sequence_number  # type: ignore[method-assign]
 Shard.get_min_sequence_number = shard_min_sequence_number  # type: ignore[method-assign]
 
+
 # --- 15: IoT ListCACertificates ----------------------------------------------------------------------------------------
 def list_ca_certificates(self: IoTResponse) -> Any:
     certificates = sorted(self.iot_backend.ca_certificates.values(), key=lambda c: c.creation_date)

@@ -32,10 +32,10 @@ class FakeClock:
 def test_bucket_allows_the_burst_then_paces_at_the_rate() -> None:
     clock = FakeClock()
     bucket = iot_bulk.TokenBucket(10, burst=5, clock=clock, sleep=clock.sleep)
-    for _ in range(5):
+    for _round in range(5):
         bucket.acquire()
     assert clock.now == 0.0  # the burst is free
-    for _ in range(20):
+    for _round in range(20):
         bucket.acquire()
     # 20 more at 10/s take 2 s of (fake) waiting, not less
     assert clock.now == pytest.approx(2.0, abs=1e-6)
@@ -46,7 +46,7 @@ def test_bucket_never_exceeds_the_rate_over_any_long_window() -> None:
     clock = FakeClock()
     bucket = iot_bulk.TokenBucket(8, clock=clock, sleep=clock.sleep)
     stamps = []
-    for _ in range(200):
+    for _round in range(200):
         bucket.acquire()
         stamps.append(clock.now)
     # any 1 s window holds at most rate + burst acquisitions

@@ -230,7 +230,7 @@ def test_absent_by_csr(capsys, env):
     key = ec.generate_private_key(ec.SECP256R1())
     ok(iot_certificate, capsys, own_ca_args(env, key))
     args = {**own_ca_args(env, key), "state": "absent"}
-    assert [ok(iot_certificate, capsys, args)["changed"] for _ in range(2)] == [True, False]
+    assert [ok(iot_certificate, capsys, args)["changed"] for _round in range(2)] == [True, False]
     assert certificate_ids(env) == []
 
 

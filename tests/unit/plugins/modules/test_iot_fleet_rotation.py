@@ -200,7 +200,7 @@ def test_a_run_stopped_after_issuing_resumes_without_a_second_certificate(fleet:
         with patch_module_args(rotation_args(fleet)), pytest.raises(KeyboardInterrupt):
             iot_certificate_rotation.main()
         capsys.readouterr()
-        issued = [c for c in fleet["iot"].list_certificates()["certificates"]]
+        issued = list(fleet["iot"].list_certificates()["certificates"])
         assert len(issued) == 2  # the old one and the new one
         monkeypatch.setattr(iot_rotation.FleetRotation, "set_attributes", real)
         result = run(iot_certificate_rotation, capsys, rotation_args(fleet))

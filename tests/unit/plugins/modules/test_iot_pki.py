@@ -205,7 +205,7 @@ def test_sign_csr_makes_a_client_certificate_for_the_csr_key(keys, ca):
 
 def test_sign_csr_serials_are_random(keys, ca):
     csr = make_csr(keys["p256"])
-    serials = {x509.load_pem_x509_certificate(iot_pki.sign_csr(csr, *ca).encode()).serial_number for _ in range(3)}
+    serials = {x509.load_pem_x509_certificate(iot_pki.sign_csr(csr, *ca).encode()).serial_number for _round in range(3)}
     assert len(serials) == 3
 
 
@@ -483,7 +483,7 @@ def test_thing_certificates_and_find_by_key(stubbed, keys, ca):
     mine = iot_pki.sign_csr(make_csr(keys["p256"]), *ca)
     other = iot_pki.sign_csr(make_csr(keys["p384"]), *ca)
     principals = {"principals": [arn("1" * 64), f"arn:aws:cognito-identity:eu-west-1:{ACCOUNT}:identity/x", arn("2" * 64), arn("3" * 64)]}
-    for _ in range(2):
+    for _round in range(2):
         stubber.add_response("list_thing_principals", principals, {"thingName": THING})
         stubber.add_response("describe_certificate", description("1" * 64, other), {"certificateId": "1" * 64})
         stubber.add_response("describe_certificate", description("2" * 64, mine, status="INACTIVE"), {"certificateId": "2" * 64})
