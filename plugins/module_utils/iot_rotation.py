@@ -225,7 +225,7 @@ class FleetRotation:
                 return dict(base, status="failed", reason="the device installed certificate {}, not {}".format(reported.get("certificate_id"), new_id))
             return self._confirm(name, state, base, now)
         if desired.get("id") != rid or desired.get("step") != "install" or desired.get("certificate_id") != new_id:
-            pem = self.iot.describe_certificate(certificateId=new_id, aws_retry=True)["certificateDescription"]["certificatePem"]
+            pem = iot_pki.describe_certificate(self.iot, new_id)["certificate_pem"]
             self.desire(name, {"id": rid, "step": "install", "certificate_id": new_id, "certificate_pem": pem})
         return dict(base, status="pending", reason="waiting for the device to connect and publish with the new certificate")
 
@@ -238,13 +238,9 @@ class FleetRotation:
         existing = None
         if state.get("rotation_new_cert"):
             # A run stopped between issuing and attaching: the certificate id was recorded right after it was issued.
-            description = self.iot.describe_certificate(certificateId=state["rotation_new_cert"], aws_retry=True)["certificateDescription"]
-            if iot_pki.certificate_info(description["certificatePem"])["public_key_sha256"] == info["public_key_sha256"]:
-                existing = {
-                    "certificate_id": description["certificateId"],
-                    "certificate_arn": description["certificateArn"],
-                    "certificate_pem": description["certificatePem"],
-                }
+            recorded = iot_pki.describe_certificate(self.iot, state["rotation_new_cert"])
+            if recorded and recorded.get("public_key_sha256") == info["public_key_sha256"]:
+                existing = recorded
         if existing is None:
             existing = iot_pki.find_certificate_for_key(self.iot, name, info["public_key_sha256"])
         if existing is None:
@@ -271,17 +267,11 @@ class FleetRotation:
 
     def _confirm(self, name, state, base, now):
         new_id = state["rotation_new_cert"]
-        pem = self.iot.describe_certificate(certificateId=new_id, aws_retry=True)["certificateDescription"]["certificatePem"]
-        info = dict(iot_pki.certificate_info(pem), certificate_id=new_id)
+        info = iot_pki.describe_certificate(self.iot, new_id)
         old_id = state.get("rotation_old_cert")
         if old_id and old_id != new_id:
-            try:
-                status = self.iot.describe_certificate(certificateId=old_id, aws_retry=True)["certificateDescription"]["status"]
-            except Exception as error:  # pylint: disable=broad-exception-caught
-                if error_code(error) != "ResourceNotFoundException":
-                    raise
-                status = None
-            if status == "ACTIVE":
+            old = iot_pki.describe_certificate(self.iot, old_id)
+            if old and old["status"] == "ACTIVE":
                 self.changed = True
                 self.iot.update_certificate(certificateId=old_id, newStatus="INACTIVE", aws_retry=True)
         self.set_attributes(name, dict(cert_attributes(info), rotation_state="confirmed", rotation_confirmed_at=int(now), rotation_at=int(now)))
@@ -301,14 +291,9 @@ class FleetRotation:
             )
         old_id = state.get("rotation_old_cert")
         if old_id and old_id != state.get("rotation_new_cert"):
-            try:
-                old_arn = self.iot.describe_certificate(certificateId=old_id, aws_retry=True)["certificateDescription"]["certificateArn"]
-            except Exception as error:  # pylint: disable=broad-exception-caught
-                if error_code(error) != "ResourceNotFoundException":
-                    raise
-                old_arn = None  # deleted by an earlier, interrupted run
-            if old_arn:
-                iot_pki.deactivate_and_delete(self.iot, old_id, old_arn, [name], False)
+            old = iot_pki.describe_certificate(self.iot, old_id)
+            if old:  # None: deleted by an earlier, interrupted run
+                iot_pki.deactivate_and_delete(self.iot, old_id, old["certificate_arn"], [name], False)
                 self.changed = True
         self.set_attributes(name, {"rotation_state": "done", "rotation_old_cert": "", "rotation_at": int(now)})
         return dict(base, status="rotated", step="done", reason=None)

@@ -184,7 +184,6 @@ metrics:
 """
 
 import os
-import re
 import time
 
 try:
@@ -195,11 +194,9 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client, thing_name_error
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import TokenBucket, rate_limited, run_each, summarize
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_rotation import cert_attributes
-
-THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 
 
 class Enrollment:
@@ -352,8 +349,9 @@ def validate(module):
     names = set()
     for index, device in enumerate(p["devices"]):
         name = device.get("name") or ""
-        if not iot_pki_name_ok(name):
-            problems.append(f"devices[{index}].name: {name!r} must be 1-128 characters [a-zA-Z0-9:_-] (a thing name)")
+        problem = thing_name_error(name)
+        if problem:
+            problems.append(f"devices[{index}].name: {problem}")
         if name in names:
             problems.append(f"devices[{index}].name: {name} is listed twice")
         names.add(name)
@@ -371,10 +369,6 @@ def validate(module):
         problems.append(f"certificate_dir: {p['certificate_dir']} is not a directory")
     if problems:
         module.fail_json(msg="; ".join(problems))
-
-
-def iot_pki_name_ok(name):
-    return bool(THING_NAME.fullmatch(name))
 
 
 def main():
