@@ -460,7 +460,12 @@ def deactivate_and_delete(client, certificate_id: str, certificate_arn: str, thi
     """
     if check_mode:
         return True
-    described = client.describe_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
+    try:
+        described = client.describe_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return True  # deleted meanwhile
     if described.get("status") == "ACTIVE":
         client.update_certificate(certificateId=certificate_id, newStatus="INACTIVE", aws_retry=True)
     things = set(thing_names or []) | set(principal_things(client, certificate_arn))
@@ -471,11 +476,19 @@ def deactivate_and_delete(client, certificate_id: str, certificate_arn: str, thi
             if error_code(error) != "ResourceNotFoundException":
                 raise
     for policy in principal_policies(client, certificate_arn):
-        client.detach_policy(policyName=policy, target=certificate_arn, aws_retry=True)
+        try:
+            client.detach_policy(policyName=policy, target=certificate_arn, aws_retry=True)
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise  # not found: detached (or the certificate deleted) meanwhile, which is where this is going
 
     @AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=15, catch_extra_error_codes=DELETE_RETRY_CODES)
     def _delete():
-        client.delete_certificate(certificateId=certificate_id)
+        try:
+            client.delete_certificate(certificateId=certificate_id)
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise  # already deleted: the outcome asked for
 
     _delete()
     return True

@@ -103,6 +103,7 @@ class FleetRotation:
         self.ca_cert_pem = None
         self.ca_key_pem = None
         self.policy_arn = None
+        self.last_finished_seconds = 0.0  # from the run's start to the last rotation that finished (rotated, in_grace)
 
     # --- selection ------------------------------------------------------------------------------------------------------
     def things(self):
@@ -299,7 +300,7 @@ class FleetRotation:
         return dict(base, status="rotated", step="done", reason=None)
 
     # --- the run ----------------------------------------------------------------------------------------------------------
-    def run(self):  # noqa: PLR0912
+    def run(self):  # noqa: PLR0912, PLR0915
         now = self.clock()
         self.prepare()
         things = self.things()
@@ -356,6 +357,8 @@ class FleetRotation:
                 final[name] = outcome
                 if outcome["status"] != "pending":
                     del work[name]
+                if outcome["status"] in ("rotated", "in_grace"):
+                    self.last_finished_seconds = self.clock() - now
             if self.check_mode or not work or self.clock() + self.p["poll_interval"] > deadline:
                 break
             self.sleep(self.p["poll_interval"])

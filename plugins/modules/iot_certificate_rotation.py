@@ -220,8 +220,12 @@ metrics:
     seconds:
       description: Duration of the run.
       type: float
+    finished_seconds:
+      description: Seconds from the run's start until its last rotation finished (rotated or in_grace); the rest of
+        the run waited for pending devices.
+      type: float
     devices_per_minute:
-      description: Rotations finished (rotated or in_grace) per minute of the run.
+      description: Rotations finished (rotated or in_grace) per minute, over RV(metrics.finished_seconds).
       type: float
 """
 
@@ -319,7 +323,8 @@ def main():
             "requests": bucket.acquired,
             "shadow_requests": shadow_bucket.acquired,
             "seconds": seconds,
-            "devices_per_minute": round(finished * 60 / seconds, 1) if seconds else 0.0,
+            "finished_seconds": round(rotation.last_finished_seconds, 2),
+            "devices_per_minute": round(finished * 60 / rotation.last_finished_seconds, 1) if rotation.last_finished_seconds else 0.0,
         },
     )
 

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             players.join()
 
     done = rotated["summary"].get("rotated", 0)
-    rotate_s = rotated["metrics"]["seconds"]
+    rotate_s = rotated["metrics"]["finished_seconds"] or rotated["metrics"]["seconds"]
     enroll_requests = enrolled["metrics"]["requests"] / args.devices
     rotate_requests = rotated["metrics"]["requests"] / max(done, 1)
     shadow_requests = rotated["metrics"]["shadow_requests"] / max(done, 1)

@@ -540,3 +540,23 @@ def test_deactivate_and_delete_of_an_inactive_certificate_skips_the_update(stubb
 def test_deactivate_and_delete_in_check_mode_calls_nothing(stubbed):
     client, _stubber = stubbed
     assert iot_pki.deactivate_and_delete(client, CERT_ID, arn(CERT_ID), [THING], check_mode=True) is True
+
+
+def test_deactivate_and_delete_finishes_what_another_run_is_deleting(stubbed, ca, keys):
+    """A second controller (or the orphaned module of a killed run) detaches and deletes at the same time: a policy
+    already detached and a certificate already deleted are the outcome asked for, not errors."""
+    client, stubber = stubbed
+    cert_pem = iot_pki.sign_csr(make_csr(keys["p256"]), *ca)
+    stubber.add_response("describe_certificate", description(CERT_ID, cert_pem, status="INACTIVE"), {"certificateId": CERT_ID})
+    stubber.add_response("list_principal_things", {"things": []}, {"principal": arn(CERT_ID)})
+    stubber.add_response(
+        "list_attached_policies", {"policies": [{"policyName": "device", "policyArn": "arn:aws:iot:eu-west-1:1:policy/device"}]}, {"target": arn(CERT_ID)}
+    )
+    stubber.add_client_error("detach_policy", "ResourceNotFoundException", http_status_code=404, expected_params={"policyName": "device", "target": arn(CERT_ID)})
+    stubber.add_client_error("delete_certificate", "ResourceNotFoundException", http_status_code=404, expected_params={"certificateId": CERT_ID})
+    assert iot_pki.deactivate_and_delete(client, CERT_ID, arn(CERT_ID), [], check_mode=False) is True
+    stubber.assert_no_pending_responses()
+    # and one already gone before it starts
+    stubber.add_client_error("describe_certificate", "ResourceNotFoundException", http_status_code=404, expected_params={"certificateId": CERT_ID})
+    assert iot_pki.deactivate_and_delete(client, CERT_ID, arn(CERT_ID), [], check_mode=False) is True
+    stubber.assert_no_pending_responses()
