@@ -552,7 +552,8 @@ def test_deactivate_and_delete_finishes_what_another_run_is_deleting(stubbed, ca
     stubber.add_response(
         "list_attached_policies", {"policies": [{"policyName": "device", "policyArn": "arn:aws:iot:eu-west-1:1:policy/device"}]}, {"target": arn(CERT_ID)}
     )
-    stubber.add_client_error("detach_policy", "ResourceNotFoundException", http_status_code=404, expected_params={"policyName": "device", "target": arn(CERT_ID)})
+    detach = {"policyName": "device", "target": arn(CERT_ID)}
+    stubber.add_client_error("detach_policy", "ResourceNotFoundException", http_status_code=404, expected_params=detach)
     stubber.add_client_error("delete_certificate", "ResourceNotFoundException", http_status_code=404, expected_params={"certificateId": CERT_ID})
     assert iot_pki.deactivate_and_delete(client, CERT_ID, arn(CERT_ID), [], check_mode=False) is True
     stubber.assert_no_pending_responses()
