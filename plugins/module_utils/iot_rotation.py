@@ -20,7 +20,8 @@ Every step is idempotent: a run stopped anywhere is resumed by the next run with
 public key finds the certificate already issued for it), and a device that never answers keeps its old certificate.
 Thing attributes (the thing type allows 50): ``cert_id``, ``cert_expires`` and ``cert_issued`` (epoch seconds) of the
 active certificate, which select due devices from one ListThings page per 250 things, and ``rotation_id``,
-``rotation_state``, ``rotation_old_cert``, ``rotation_new_cert``, ``rotation_at``, ``rotation_confirmed_at``.
+``rotation_state``, ``rotation_old_cert``, ``rotation_new_cert``, ``rotation_csr_key`` (the public key being certified,
+recorded before the certificate is asked for), ``rotation_at``, ``rotation_confirmed_at``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import describe_error, run_each
 
 CERT_ATTRIBUTES = ("cert_id", "cert_expires", "cert_issued")
-ROTATION_ATTRIBUTES = ("rotation_id", "rotation_state", "rotation_old_cert", "rotation_new_cert", "rotation_at", "rotation_confirmed_at")
+ROTATION_ATTRIBUTES = (
+    "rotation_id",
+    "rotation_state",
+    "rotation_old_cert",
+    "rotation_new_cert",
+    "rotation_csr_key",
+    "rotation_at",
+    "rotation_confirmed_at",
+)
 IN_PROGRESS = ("requested", "issued", "confirmed")
 DAY = 86400
 
@@ -179,6 +188,7 @@ class FleetRotation:
                 "rotation_state": "requested",
                 "rotation_old_cert": cert["cert_id"],
                 "rotation_new_cert": "",
+                "rotation_csr_key": "",
                 "rotation_at": int(now),
                 "rotation_confirmed_at": "",
                 **cert,
@@ -236,14 +246,20 @@ class FleetRotation:
         except iot_pki.CsrError as error:
             # Nothing changes for the device: no certificate, no attachment; it keeps its certificate.
             return dict(base, status="failed", reason=f"refused the device's CSR: {error}")
+        key = info["public_key_sha256"]
         existing = None
         if state.get("rotation_new_cert"):
             # A run stopped between issuing and attaching: the certificate id was recorded right after it was issued.
             recorded = iot_pki.describe_certificate(self.iot, state["rotation_new_cert"])
-            if recorded and recorded.get("public_key_sha256") == info["public_key_sha256"]:
+            if recorded and recorded.get("public_key_sha256") == key:
                 existing = recorded
-        if existing is None:
-            existing = iot_pki.find_certificate_for_key(self.iot, name, info["public_key_sha256"])
+        elif state.get("rotation_csr_key") == key:
+            # A run stopped between asking for the certificate and recording its id: find it by its key.
+            existing = self._issued_since(key, int(state.get("rotation_at") or 0) - 300)
+        else:
+            # The intent first, so that a run stopped while the certificate is being issued finds it afterwards.
+            self.set_attributes(name, {"rotation_csr_key": key})
+            state["rotation_csr_key"] = key
         if existing is None:
             issued = iot_pki.issue_certificate(
                 self.iot,
@@ -265,6 +281,18 @@ class FleetRotation:
         self.desire(name, {"id": state["rotation_id"], "step": "install", "certificate_id": cert_id, "certificate_pem": pem})
         state.update(rotation_state="issued", rotation_new_cert=cert_id, rotation_at=str(int(now)))
         return dict(base, status="pending", step="issued", new_certificate_id=cert_id, reason="certificate delivered; waiting for the device")
+
+    def _issued_since(self, public_key_sha256, since):
+        """The certificate for this key that was created after ``since`` (epoch s), or None. Used only to resume a
+        run that stopped in the middle of issuing, so a full listing of the account's certificates is affordable."""
+        for cert in paginate(self.iot, "list_certificates", "certificates", ascendingOrder=False):
+            created = cert.get("creationDate")
+            if created is not None and hasattr(created, "timestamp") and created.timestamp() < since:
+                continue
+            found = iot_pki.describe_certificate(self.iot, cert["certificateId"])
+            if found and found.get("public_key_sha256") == public_key_sha256 and found["status"] == "ACTIVE":
+                return found
+        return None
 
     def _confirm(self, name, state, base, now):
         new_id = state["rotation_new_cert"]

@@ -24,9 +24,10 @@ description:
   - "A device that does not answer keeps its old, active certificate and is reported as C(pending). A CSR that fails
     validation is refused and reported as C(failed) with the reason, and nothing changes for that device."
   - "State. A device's rotation state lives in its thing attributes (C(rotation_id), C(rotation_state),
-    C(rotation_old_cert), C(rotation_new_cert), C(rotation_at), C(rotation_confirmed_at)) together with C(cert_id),
+    C(rotation_old_cert), C(rotation_new_cert), C(rotation_csr_key), C(rotation_at), C(rotation_confirmed_at)) together with C(cert_id),
     C(cert_expires) and C(cert_issued) of the active certificate, so any controller can resume a run. Every step is
-    idempotent; a run stopped anywhere is completed by the next one without a second certificate. The things need a
+    idempotent; a run stopped anywhere is completed by the next one without a second certificate (the key being
+    certified is recorded before the certificate is asked for, and its id right after). The things need a
     thing type (things without one hold only 3 attributes); M(smartcity.iot_analytics.iot_fleet) creates it."
   - "Scale. Every HTTP request, retries included, passes one client-side token bucket (O(rate_limit) requests per
     second) below the IoT control-plane quotas, on O(workers) threads; throttling is retried with jittered backoff.

@@ -218,3 +218,33 @@ def test_bad_options_fail_naming_the_field(fleet: dict[str, Any], capsys) -> Non
     assert result["failed"] is True and "batch: must be >= 1" in result["msg"] and "rate_limit" in result["msg"]
     result = run(iot_fleet, capsys, {**enroll_args(fleet, ["rot-x"]), "devices": [{"name": "bad name", "csr": "x"}]})
     assert result["failed"] is True and "devices[0].name" in result["msg"]
+
+
+def test_a_run_stopped_while_issuing_finds_the_certificate_by_its_key(fleet: dict[str, Any], capsys, monkeypatch) -> None:
+    """The controller dies after IoT issued the certificate but before its id was recorded: the next run finds it by
+    the public key recorded before asking, and issues no second one."""
+    run(iot_fleet, capsys, enroll_args(fleet, ["rot-k"]))
+    devices = Devices(fleet["data"], ["rot-k"], {})
+    devices.start()
+    real = iot_rotation.FleetRotation.set_attributes
+
+    def stop_before_recording(self: Any, thing: str, values: dict) -> None:
+        if "rotation_new_cert" in values and values["rotation_new_cert"] and "rotation_state" not in values:
+            raise KeyboardInterrupt  # the certificate exists in IoT; its id is not recorded anywhere
+        real(self, thing, values)
+
+    try:
+        monkeypatch.setattr(iot_rotation.FleetRotation, "set_attributes", stop_before_recording)
+        with patch_module_args(rotation_args(fleet)), pytest.raises(KeyboardInterrupt):
+            iot_certificate_rotation.main()
+        capsys.readouterr()
+        attrs = fleet["iot"].describe_thing(thingName="rot-k")["attributes"]
+        assert attrs["rotation_state"] == "requested" and attrs.get("rotation_new_cert", "") == "" and attrs["rotation_csr_key"]
+        assert len(fleet["iot"].list_certificates()["certificates"]) == 2  # the old one and the unrecorded new one
+        monkeypatch.setattr(iot_rotation.FleetRotation, "set_attributes", real)
+        result = run(iot_certificate_rotation, capsys, rotation_args(fleet))
+    finally:
+        devices.stop.set()
+        devices.join()
+    assert result["devices"][0]["status"] == "rotated"
+    assert [c["certificateId"] for c in fleet["iot"].list_certificates()["certificates"]] == [devices.installed["rot-k"]]
