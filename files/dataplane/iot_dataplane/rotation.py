@@ -38,7 +38,7 @@ from cryptography.x509.oid import NameOID
 
 from .broker import rotation_topic
 from .common import LOG
-from .pki import NAME_RE
+from .pki import NAME_RE, _key_pem, _write_private, _write_public
 
 BEHAVIOURS = ("ignore", "no_install", "garbage_csr", "wrong_subject", "weak_rsa", "bad_curve")
 ROTATION_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
@@ -47,25 +47,6 @@ GARBAGE_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgQ1NS\n-----END CERTI
 
 class StoreError(Exception):
     pass
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def _key_pem(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 def _public_der(key: Any) -> bytes:
