@@ -77,6 +77,16 @@ def error_code(error):
     return ""
 
 
+def missing_ok(call, *args, default=None, **kwargs):
+    """``call(*args, **kwargs)``, or ``default`` when IoT answers ResourceNotFoundException (gone is the outcome)."""
+    try:
+        return call(*args, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return default
+
+
 def normalize_document(document):
     """A policy document (dict or JSON text) as a dict with a canonical JSON form for comparison."""
     if isinstance(document, str):

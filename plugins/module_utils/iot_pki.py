@@ -32,7 +32,7 @@ except ImportError as exc:  # the module reports it with missing_required_lib
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, paginate
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, missing_ok, paginate
 
 CSR_MARKERS = ("-----BEGIN CERTIFICATE REQUEST-----", "-----BEGIN NEW CERTIFICATE REQUEST-----")
 CERT_MARKER = "-----BEGIN CERTIFICATE-----"
@@ -211,6 +211,15 @@ def _load_ca(ca_cert_pem: str | bytes, ca_key_pem: str | bytes):
     if constraints is None or not constraints.ca:
         raise PkiError("ca_certificate: is not a CA certificate (BasicConstraints CA=true missing)")
     return ca_cert, ca_key
+
+
+def read_ca_files(ca_certificate_path: str, ca_private_key_path: str) -> tuple[str, str]:
+    """The PEM texts of an own CA's certificate and key (OSError when a file cannot be read)."""
+    with open(ca_certificate_path) as f:
+        ca_cert_pem = f.read()
+    with open(ca_private_key_path) as f:
+        ca_key_pem = f.read()
+    return ca_cert_pem, ca_key_pem
 
 
 def check_ca(ca_cert_pem: str, ca_key_pem: str) -> None:
@@ -460,35 +469,21 @@ def deactivate_and_delete(client, certificate_id: str, certificate_arn: str, thi
     """
     if check_mode:
         return True
-    try:
-        described = client.describe_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
-    except ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
-        return True  # deleted meanwhile
-    if described.get("status") == "ACTIVE":
+    # Another run (or a killed run's module) may be deleting the same certificate: what is already gone is the outcome.
+    described = describe_certificate(client, certificate_id)
+    if described is None:
+        return True
+    if described["status"] == "ACTIVE":
         client.update_certificate(certificateId=certificate_id, newStatus="INACTIVE", aws_retry=True)
     things = set(thing_names or []) | set(principal_things(client, certificate_arn))
     for thing in sorted(things):
-        try:
-            client.detach_thing_principal(thingName=thing, principal=certificate_arn, aws_retry=True)
-        except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
+        missing_ok(client.detach_thing_principal, thingName=thing, principal=certificate_arn, aws_retry=True)
     for policy in principal_policies(client, certificate_arn):
-        try:
-            client.detach_policy(policyName=policy, target=certificate_arn, aws_retry=True)
-        except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise  # not found: detached (or the certificate deleted) meanwhile, which is where this is going
+        missing_ok(client.detach_policy, policyName=policy, target=certificate_arn, aws_retry=True)
 
     @AWSRetry.jittered_backoff(retries=8, delay=1, max_delay=15, catch_extra_error_codes=DELETE_RETRY_CODES)
     def _delete():
-        try:
-            client.delete_certificate(certificateId=certificate_id)
-        except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise  # already deleted: the outcome asked for
+        missing_ok(client.delete_certificate, certificateId=certificate_id)
 
     _delete()
     return True

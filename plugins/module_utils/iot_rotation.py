@@ -33,7 +33,7 @@ import os
 import time
 
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import ROTATION_SHADOW, error_code, paginate
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import ROTATION_SHADOW, missing_ok, paginate
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import describe_error, run_each
 
 CERT_ATTRIBUTES = ("cert_id", "cert_expires", "cert_issued")
@@ -79,13 +79,8 @@ class Shadow:
         self.name = name
 
     def get(self, thing):
-        try:
-            response = self.client.get_thing_shadow(thingName=thing, shadowName=self.name, aws_retry=True)
-        except Exception as error:  # pylint: disable=broad-exception-caught
-            if error_code(error) == "ResourceNotFoundException":
-                return {}
-            raise
-        return json.loads(response["payload"].read() or b"{}")
+        response = missing_ok(self.client.get_thing_shadow, thingName=thing, shadowName=self.name, aws_retry=True)
+        return json.loads(response["payload"].read() or b"{}") if response else {}
 
     def desire(self, thing, rotation):
         payload = json.dumps({"state": {"desired": {"rotation": rotation}}}).encode()
@@ -119,14 +114,8 @@ class FleetRotation:
         if self.p.get("things"):
             found = []
             for name in self.p["things"]:
-                try:
-                    thing = self.iot.describe_thing(thingName=name, aws_retry=True)
-                except Exception as error:  # pylint: disable=broad-exception-caught
-                    if error_code(error) == "ResourceNotFoundException":
-                        found.append({"thingName": name, "missing": True, "attributes": {}})
-                        continue
-                    raise
-                found.append(thing)
+                thing = missing_ok(self.iot.describe_thing, thingName=name, aws_retry=True)
+                found.append(thing or {"thingName": name, "missing": True, "attributes": {}})
             return found
         params = {}
         if self.p.get("thing_type"):
@@ -164,10 +153,7 @@ class FleetRotation:
 
     def prepare(self):
         if self.p["issuer"] == "own_ca":
-            with open(self.p["ca_certificate_path"]) as f:
-                self.ca_cert_pem = f.read()
-            with open(self.p["ca_private_key_path"]) as f:
-                self.ca_key_pem = f.read()
+            self.ca_cert_pem, self.ca_key_pem = iot_pki.read_ca_files(self.p["ca_certificate_path"], self.p["ca_private_key_path"])
             if not self.check_mode:
                 _ca_id, changed = iot_pki.ensure_ca_registered(self.iot, self.ca_cert_pem, self.ca_key_pem)
                 self.changed = self.changed or changed

@@ -194,7 +194,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client, thing_name_error
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client, missing_ok, thing_name_error
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import TokenBucket, rate_limited, run_each, summarize
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_rotation import cert_attributes
 
@@ -211,10 +211,7 @@ class Enrollment:
     def prepare(self):
         changed = False
         if self.p["state"] == "present" and self.p["issuer"] == "own_ca":
-            with open(self.p["ca_certificate_path"]) as f:
-                self.ca_cert_pem = f.read()
-            with open(self.p["ca_private_key_path"]) as f:
-                self.ca_key_pem = f.read()
+            self.ca_cert_pem, self.ca_key_pem = iot_pki.read_ca_files(self.p["ca_certificate_path"], self.p["ca_private_key_path"])
             if not self.check_mode:
                 _ca_id, changed = iot_pki.ensure_ca_registered(self.iot, self.ca_cert_pem, self.ca_key_pem)
         if self.p["state"] == "present":
@@ -234,12 +231,7 @@ class Enrollment:
         return changed
 
     def describe(self, name):
-        try:
-            return self.iot.describe_thing(thingName=name, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                return None
-            raise
+        return missing_ok(self.iot.describe_thing, thingName=name, aws_retry=True)
 
     def csr_of(self, device):
         if device.get("csr"):
