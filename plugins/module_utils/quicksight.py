@@ -1,0 +1,344 @@
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What every smartcity.iot_analytics QuickSight module shares: the client and account, the one error path with
+messages that say what to enable, permissions (principals, action sets, grant/revoke), tags, comparison and waiting.
+
+amazon.aws has no QuickSight modules; these follow its habits (``AnsibleAWSModule``, ``AWSRetry.jittered_backoff``,
+``aws_retry=True``, an ``AWSErrorHandler`` that knows the service's "not found", ``compare_aws_tags``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+# QuickSight errors worth retrying besides the standard throttling codes: another update of the same resource is
+# still running (ConcurrentUpdatingException), and the service's own transient failures.
+RETRY_CODES = ["ThrottlingException", "ConcurrentUpdatingException", "InternalFailureException", "ServiceUnavailableException"]
+
+# Ids of data sources, data sets and dashboards: QuickSight allows 1 to 2048 characters of these.
+RESOURCE_ID_RULE = re.compile(r"[\w-]{1,2048}", re.ASCII)
+
+# Where to switch things on, quoted in the error messages (the console path as of 2026).
+SUBSCRIBE_HINT = (
+    "Sign up for QuickSight (Enterprise edition) in the AWS console: QuickSight > Sign up for QuickSight, in the "
+    "account of these credentials; choose the identity region your users sign in to"
+)
+ACCESS_HINT = (
+    "In QuickSight > Manage QuickSight > Security & permissions > QuickSight access to AWS services, enable Amazon "
+    "Athena and Amazon S3 (select the history bucket, with write permission for Athena Workgroup), and give the "
+    "calling role the quicksight:* actions of this module (docs/quicksight.md lists them)"
+)
+
+# The actions behind the two permission levels of each resource type (the console's "Viewer" and "Owner").
+ACTION_SETS = {
+    "data_source": {
+        "viewer": ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"],
+        "owner": [
+            "quicksight:DeleteDataSource",
+            "quicksight:DescribeDataSource",
+            "quicksight:DescribeDataSourcePermissions",
+            "quicksight:PassDataSource",
+            "quicksight:UpdateDataSource",
+            "quicksight:UpdateDataSourcePermissions",
+        ],
+    },
+    "data_set": {
+        "viewer": [
+            "quicksight:DescribeDataSet",
+            "quicksight:DescribeDataSetPermissions",
+            "quicksight:DescribeIngestion",
+            "quicksight:ListIngestions",
+            "quicksight:PassDataSet",
+        ],
+        "owner": [
+            "quicksight:CancelIngestion",
+            "quicksight:CreateIngestion",
+            "quicksight:DeleteDataSet",
+            "quicksight:DescribeDataSet",
+            "quicksight:DescribeDataSetPermissions",
+            "quicksight:DescribeIngestion",
+            "quicksight:ListIngestions",
+            "quicksight:PassDataSet",
+            "quicksight:UpdateDataSet",
+            "quicksight:UpdateDataSetPermissions",
+        ],
+    },
+    "dashboard": {
+        "viewer": ["quicksight:DescribeDashboard", "quicksight:ListDashboardVersions", "quicksight:QueryDashboard"],
+        "owner": [
+            "quicksight:DeleteDashboard",
+            "quicksight:DescribeDashboard",
+            "quicksight:DescribeDashboardPermissions",
+            "quicksight:ListDashboardVersions",
+            "quicksight:QueryDashboard",
+            "quicksight:UpdateDashboard",
+            "quicksight:UpdateDashboardPermissions",
+            "quicksight:UpdateDashboardPublishedVersion",
+        ],
+    },
+}
+
+# The argument spec of the ``permissions`` option, the same for every resource module.
+PERMISSIONS_SPEC = dict(
+    type="list",
+    elements="dict",
+    options=dict(
+        principal=dict(type="str", required=True),
+        level=dict(type="str", choices=["viewer", "owner"]),
+        actions=dict(type="list", elements="str"),
+    ),
+    mutually_exclusive=[["level", "actions"]],
+    required_one_of=[["level", "actions"]],
+)
+
+
+class QuickSightError(AnsibleAWSError):
+    pass
+
+
+class QuickSightErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = QuickSightError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("ResourceNotFoundException")
+
+
+def quicksight_retry():
+    return AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30, catch_extra_error_codes=RETRY_CODES)
+
+
+def quicksight_client(module):
+    """A QuickSight client whose calls retry with jitter when given ``aws_retry=True``."""
+    return module.client("quicksight", retry_decorator=quicksight_retry())
+
+
+def account_info(module):
+    """(account id, partition) of the credentials, from STS (users never pass their account id)."""
+    return get_aws_account_info(module)
+
+
+def error_code(error):
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    error = getattr(error, "exception", None)
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def explain(error, what):
+    """The message for a failed call: what was being done, and for the errors a user can mend, what to enable where."""
+    code = error_code(error)
+    message = ""
+    if isinstance(error, botocore.exceptions.ClientError):
+        message = error.response.get("Error", {}).get("Message", "")
+    elif getattr(error, "exception", None) is not None and isinstance(error.exception, botocore.exceptions.ClientError):
+        message = error.exception.response.get("Error", {}).get("Message", "")
+    lowered = message.lower()
+    if code in ("UnsupportedUserEditionException",) or "not signed up" in lowered or "not subscribed" in lowered:
+        return f"{what} failed: this account is not subscribed to QuickSight (Enterprise edition) here ({message}). {SUBSCRIBE_HINT}."
+    if code == "AccessDeniedException":
+        return f"{what} failed: access denied ({message}). {ACCESS_HINT}."
+    return f"{what} failed" + (f" ({code}: {message})" if code else "")
+
+
+def fail_aws(module, error, what):
+    """``main()``'s one error path: ClientError, BotoCoreError or AnsibleAWSError become fail_json_aws with a message
+    from ``explain``."""
+    exception = error if isinstance(error, (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)) else getattr(error, "exception", None)
+    text = explain(error, what)
+    if isinstance(error, AnsibleAWSError) and exception is None:
+        module.fail_json(msg=f"{what} failed: {error.message}")
+    if exception is not None:
+        module.fail_json_aws(exception, msg=text)
+    module.fail_json(msg=text)
+
+
+def resource_id_error(field, value):
+    """Why ``value`` is not a valid QuickSight resource id (naming ``field``), or None."""
+    if not isinstance(value, str) or not RESOURCE_ID_RULE.fullmatch(value):
+        return f"{field}: {value!r} breaks the QuickSight rule: 1 to 2048 characters of a-z A-Z 0-9 _ -"
+    return None
+
+
+# ---- principals and permissions ----
+
+
+def principal_arn(principal, partition, identity_region, account_id, namespace="default"):
+    """A user or group ARN from ``group/NAME``, ``user/NAME`` or a full ARN (returned as given).
+
+    QuickSight users and groups live in the identity region, which may differ from the region of the resource.
+    """
+    if principal.startswith("arn:"):
+        return principal
+    kind, _sep, name = principal.partition("/")
+    if kind not in ("group", "user") or not name:
+        raise ValueError(f"permissions: principal {principal!r} must be group/NAME, user/NAME or an ARN")
+    return f"arn:{partition}:quicksight:{identity_region}:{account_id}:{kind}/{namespace}/{name}"
+
+
+def wanted_permissions(entries, resource_type, partition, identity_region, account_id, namespace="default"):
+    """``{principal ARN: sorted actions}`` from the module's ``permissions`` option (None stays None: leave alone)."""
+    if entries is None:
+        return None
+    wanted = {}
+    for entry in entries:
+        arn = principal_arn(entry["principal"], partition, identity_region, account_id, namespace)
+        actions = ACTION_SETS[resource_type][entry["level"]] if entry.get("level") else entry["actions"]
+        wanted.setdefault(arn, set()).update(actions)
+    return {arn: sorted(actions) for arn, actions in wanted.items()}
+
+
+def permissions_dict(api_permissions):
+    """``{principal ARN: sorted actions}`` from the API's ``[{Principal, Actions}]``."""
+    result = {}
+    for entry in api_permissions or []:
+        result.setdefault(entry["Principal"], set()).update(entry.get("Actions", []))
+    return {arn: sorted(actions) for arn, actions in result.items()}
+
+
+def permission_changes(current, wanted, purge):
+    """(grants, revokes) in the API's ``[{Principal, Actions}]`` form that turn ``current`` into ``wanted``.
+
+    A principal in ``wanted`` gets exactly its actions (extra ones are revoked); with ``purge`` a principal that is
+    not in ``wanted`` loses all of its actions, without it it keeps them.
+    """
+    grants, revokes = [], []
+    for arn, actions in sorted(wanted.items()):
+        have = set(current.get(arn, []))
+        missing = sorted(set(actions) - have)
+        extra = sorted(have - set(actions))
+        if missing:
+            grants.append({"Principal": arn, "Actions": missing})
+        if extra:
+            revokes.append({"Principal": arn, "Actions": extra})
+    if purge:
+        for arn, actions in sorted(current.items()):
+            if arn not in wanted and actions:
+                revokes.append({"Principal": arn, "Actions": sorted(actions)})
+    return grants, revokes
+
+
+def apply_permission_changes(current, grants, revokes):
+    """``current`` after the grants and revokes (for check mode's predicted result)."""
+    result = {arn: set(actions) for arn, actions in current.items()}
+    for entry in grants:
+        result.setdefault(entry["Principal"], set()).update(entry["Actions"])
+    for entry in revokes:
+        result.get(entry["Principal"], set()).difference_update(entry["Actions"])
+    return {arn: sorted(actions) for arn, actions in sorted(result.items()) if actions}
+
+
+def permissions_list(permissions):
+    """``{principal: actions}`` as the API's list (for create calls and for results)."""
+    return [{"Principal": arn, "Actions": list(actions)} for arn, actions in sorted((permissions or {}).items())]
+
+
+# ---- tags ----
+
+
+def tag_changes(current_list, wanted, purge):
+    """(tags to set as the API's list, keys to remove) that turn the resource's tag list into ``wanted``; wanted None
+    leaves the tags alone."""
+    if wanted is None:
+        return [], []
+    to_set, to_remove = compare_aws_tags(boto3_tag_list_to_ansible_dict(current_list or []), wanted, purge)
+    return ansible_dict_to_boto3_tag_list(to_set), list(to_remove)
+
+
+def tags_dict(tag_list):
+    return boto3_tag_list_to_ansible_dict(tag_list or [])
+
+
+def tag_list(tags):
+    return ansible_dict_to_boto3_tag_list(tags or {})
+
+
+def list_tags(client, arn):
+    """The resource's tags as a dict."""
+    return tags_dict(client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", []))
+
+
+def update_tags(client, arn, current_list, wanted, purge):
+    """Set and remove tags so that they become ``wanted``; True when something changed."""
+    to_set, to_remove = tag_changes(current_list, wanted, purge)
+    if to_remove:
+        client.untag_resource(ResourceArn=arn, TagKeys=to_remove, aws_retry=True)
+    if to_set:
+        client.tag_resource(ResourceArn=arn, Tags=to_set, aws_retry=True)
+    return bool(to_set or to_remove)
+
+
+# ---- comparing and waiting ----
+
+
+def differs(wanted, current):
+    """True when ``wanted`` is not contained in ``current``: every key that is asked for must have the same value;
+    keys that AWS adds (defaults, computed fields) do not count. Lists compare element by element, in order."""
+    if isinstance(wanted, dict):
+        if not isinstance(current, dict):
+            return True
+        return any(differs(value, current.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(current, list) or len(wanted) != len(current):
+            return True
+        return any(differs(w, c) for w, c in zip(wanted, current))
+    if isinstance(wanted, float) or isinstance(current, float):
+        return not numbers_equal(wanted, current)
+    return wanted != current
+
+
+def numbers_equal(left, right):
+    try:
+        return abs(float(left) - float(right)) <= 1e-9
+    except (TypeError, ValueError):
+        return False
+
+
+def fingerprint(document):
+    """A short, stable hash of a JSON document (key order and white space do not matter)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def wait_for_status(describe, status_of, timeout, what, success, failure, sleep=time.sleep, clock=time.monotonic):
+    """Call ``describe()`` until ``status_of(result)`` is in ``success`` (returns the result) or in ``failure`` (raises
+    QuickSightError with the result's errors); raises QuickSightError after ``timeout`` seconds, naming the last
+    status. QuickSight creates and updates data sources and dashboards asynchronously."""
+    deadline = clock() + timeout
+    delay = 1.0
+    while True:
+        result = describe()
+        status = status_of(result)
+        if status in success:
+            return result
+        if status in failure:
+            errors = json.dumps(result.get("Errors") or result.get("ErrorInfo") or result, default=str)[:1000]
+            raise QuickSightError(message=f"{what} ended in {status}: {errors}")
+        if clock() >= deadline:
+            raise QuickSightError(
+                message=f"{what} is still {status} after {timeout} s (wait_timeout); it goes on in QuickSight, run the task again to see where it ended"
+            )
+        sleep(min(delay, max(deadline - clock(), 0.1)))
+        delay = min(delay * 2, 15.0)
