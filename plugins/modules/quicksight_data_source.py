@@ -1,0 +1,601 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: quicksight_data_source
+short_description: Create, update and delete an Amazon QuickSight data source for Amazon Athena
+version_added: 0.3.0
+description:
+  - "Manages one QuickSight data source of type C(ATHENA): its name, the Athena workgroup it queries, the IAM role
+    QuickSight assumes for Athena, SSL, the permissions of QuickSight users and groups, and its tags."
+  - "The data source is compared with what DescribeDataSource returns: name, type, the Athena parameters and the SSL
+    properties. UpdateDataSource is called only when one of them differs (or when the data source is in
+    C(CREATION_FAILED) or C(UPDATE_FAILED), so that a new run retries it); permissions and tags are changed with their
+    own calls, only where they differ."
+  - "QuickSight creates and updates data sources asynchronously: the module waits until the status is
+    C(CREATION_SUCCESSFUL) or C(UPDATE_SUCCESSFUL), at most O(wait_timeout) seconds, and fails with the data source's
+    C(ErrorInfo) when it ends in C(CREATION_FAILED) or C(UPDATE_FAILED)."
+  - A data source of another type under the same id is an error (the module names its type); it is never converted.
+  - The AWS account id comes from STS (the credentials' account); credentials, region and endpoint come from the
+    standard AWS options.
+author:
+  - Smart City Platform Team (@smartcity)
+options:
+  data_source_id:
+    description:
+      - The id of the data source, unique in the account and region (1 to 2048 characters of C(a-z A-Z 0-9 _ -)).
+    type: str
+    required: true
+  name:
+    description:
+      - The display name of the data source (1 to 128 characters). Required with O(state=present).
+    type: str
+  state:
+    description:
+      - V(present) makes sure the data source exists as described; V(absent) deletes it (of whatever type it is). A
+        data source that is already absent is not an error.
+    type: str
+    choices: [present, absent]
+    default: present
+  workgroup:
+    description:
+      - The Athena workgroup the data source runs its queries in (1 to 128 characters of C(a-z A-Z 0-9 . _ -)).
+        Required with O(state=present).
+      - The workgroup's output location must be an S3 bucket that QuickSight may write to.
+    type: str
+  role_arn:
+    description:
+      - The ARN of the IAM role QuickSight assumes to run Athena queries for this data source (C(RoleArn) of the
+        Athena parameters; the stack's C(AnalyticsRoleArn) output). Without it QuickSight uses its service role.
+      - Omitted, the data source keeps the role it has.
+    type: str
+  ssl:
+    description:
+      - Whether QuickSight connects to Athena with SSL (C(SslProperties.DisableSsl) is the opposite).
+    type: bool
+    default: true
+  permissions:
+    description:
+      - The QuickSight users and groups that may use the data source, and what they may do.
+      - Omitted, the permissions are neither read nor changed (and not returned).
+    type: list
+    elements: dict
+    suboptions:
+      principal:
+        description:
+          - V(group/NAME), V(user/NAME) (in O(namespace) of O(identity_region)) or the ARN of a QuickSight user or
+            group.
+        type: str
+        required: true
+      level:
+        description:
+          - "V(viewer) (describe and use the data source) or V(owner) (also update, share and delete it): the
+            console's levels. Mutually exclusive with O(permissions[].actions)."
+        type: str
+        choices: [viewer, owner]
+      actions:
+        description:
+          - The C(quicksight:...) actions to grant, instead of a level (1 to 20 of them).
+        type: list
+        elements: str
+  purge_permissions:
+    description:
+      - With V(true), principals that O(permissions) does not list lose their permissions; with V(false) they keep
+        them. A principal that is listed always ends up with exactly the given actions.
+    type: bool
+    default: true
+  tags:
+    description:
+      - The tags of the data source, as a dictionary of strings. Omitted, the tags are left alone.
+    type: dict
+  purge_tags:
+    description:
+      - With V(true), tags that O(tags) does not name are removed; with V(false) they are kept.
+    type: bool
+    default: true
+  identity_region:
+    description:
+      - The QuickSight identity region, where the users and groups of O(permissions) live. Defaults to the region of
+        the module.
+    type: str
+  namespace:
+    description:
+      - The QuickSight namespace of the users and groups of O(permissions).
+    type: str
+    default: default
+  wait_timeout:
+    description:
+      - How many seconds to wait for the creation or update to finish. After that the module fails; QuickSight goes on
+        and a new run sees where it ended.
+    type: int
+    default: 300
+notes:
+  - Supports check mode and diff mode; the diff shows name, workgroup, role ARN, SSL, tags and (when managed)
+    permissions before and after.
+  - QuickSight must be subscribed (Enterprise edition) in the account, and have access to Athena and to the S3 buckets
+    of the workgroup; the module's error messages say what to enable where.
+  - A data source created without O(permissions) is visible to nobody in the QuickSight console; grant at least one
+    owner.
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing is created, updated, shared, tagged or deleted; the result is what it would be.
+  diff_mode:
+    support: full
+    description: The diff shows name, workgroup, role ARN, SSL, tags and permissions (when managed) before and after.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: The traffic history in Athena, owned by the admins and used by the viewers
+  smartcity.iot_analytics.quicksight_data_source:
+    data_source_id: city-prod-history
+    name: City traffic history
+    workgroup: city-prod-analytics
+    role_arn: "{{ stack_outputs.AnalyticsRoleArn }}"
+    permissions:
+      - principal: group/traffic-admins
+        level: owner
+      - principal: group/traffic-viewers
+        level: viewer
+    tags:
+      environment: prod
+  register: data_source
+
+- name: Share it with one more group, keeping the principals granted elsewhere
+  smartcity.iot_analytics.quicksight_data_source:
+    data_source_id: city-prod-history
+    name: City traffic history
+    workgroup: city-prod-analytics
+    permissions:
+      - principal: group/traffic-analysts
+        level: viewer
+    purge_permissions: false
+
+- name: Delete it
+  smartcity.iot_analytics.quicksight_data_source:
+    data_source_id: city-prod-history
+    state: absent
+"""
+
+RETURN = r"""
+data_source:
+  description: The data source after the task (in check mode, as it would be); empty after O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    arn:
+      description: The data source's ARN (in check mode, the ARN it would get).
+      type: str
+      sample: arn:aws:quicksight:eu-west-1:123456789012:datasource/city-prod-history
+    data_source_id:
+      description: The data source id.
+      type: str
+      sample: city-prod-history
+    name:
+      description: The display name.
+      type: str
+      sample: City traffic history
+    type:
+      description: The data source type.
+      type: str
+      sample: ATHENA
+    status:
+      description: The status as last read (none in check mode for a data source that would be created).
+      type: str
+      sample: CREATION_SUCCESSFUL
+    workgroup:
+      description: The Athena workgroup.
+      type: str
+      sample: city-prod-analytics
+    role_arn:
+      description: The IAM role QuickSight assumes for Athena (none when it uses its service role).
+      type: str
+      sample: arn:aws:iam::123456789012:role/city-prod-analytics
+    ssl:
+      description: Whether SSL is used.
+      type: bool
+      sample: true
+    data_source_parameters:
+      description: The data source parameters as QuickSight returns them, in snake_case.
+      type: dict
+      sample: {"athena_parameters": {"work_group": "city-prod-analytics"}}
+    created_time:
+      description: When it was created (ISO 8601).
+      type: str
+    last_updated_time:
+      description: When it was last updated (ISO 8601).
+      type: str
+    error_info:
+      description: Why the last creation or update failed, in snake_case (C(type), C(message)).
+      type: dict
+      returned: when QuickSight reports one
+    permissions:
+      description: The principals and their actions, sorted by principal.
+      type: list
+      elements: dict
+      returned: when O(permissions) is given
+      contains:
+        principal:
+          description: The ARN of the user or group.
+          type: str
+          sample: arn:aws:quicksight:eu-west-1:123456789012:group/default/traffic-admins
+        actions:
+          description: The actions, sorted.
+          type: list
+          elements: str
+    tags:
+      description: The tags.
+      type: dict
+      sample: {"environment": "prod"}
+"""
+
+import re
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    ACTION_SETS,
+    PERMISSIONS_SPEC,
+    QuickSightError,
+    account_info,
+    apply_permission_changes,
+    differs,
+    error_code,
+    explain,
+    fail_aws,
+    permission_changes,
+    permissions_dict,
+    permissions_list,
+    principal_arn,
+    quicksight_client,
+    resource_id_error,
+    tag_changes,
+    tag_list,
+    tags_dict,
+    update_tags,
+    wait_for_status,
+    wanted_permissions,
+)
+
+TYPE = "ATHENA"
+WORKGROUP = re.compile(r"[a-zA-Z0-9._-]{1,128}")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+NAMESPACE = re.compile(r"[a-zA-Z0-9._-]{1,64}")
+IN_PROGRESS = ("CREATION_IN_PROGRESS", "UPDATE_IN_PROGRESS")
+FAILED = ("CREATION_FAILED", "UPDATE_FAILED")
+SETTLED = ("CREATION_SUCCESSFUL", "UPDATE_SUCCESSFUL", *FAILED)
+MAX_ACTIONS = 20
+
+
+def validate(module):
+    """Every rule the options must follow, before anything is called."""
+    params = module.params
+    problem = resource_id_error("data_source_id", params["data_source_id"])
+    if problem:
+        module.fail_json(msg=problem)
+    if params["wait_timeout"] < 0:
+        module.fail_json(msg=f"wait_timeout: {params['wait_timeout']} must be 0 or more seconds")
+    if params["state"] == "absent":
+        return
+    for field in ("name", "workgroup"):
+        if params[field] is None:
+            module.fail_json(msg=f"{field}: required with state=present")
+    if not 1 <= len(params["name"]) <= 128:
+        module.fail_json(msg=f"name: must be 1 to 128 characters, got {len(params['name'])}")
+    if not WORKGROUP.fullmatch(params["workgroup"]):
+        module.fail_json(msg=f"workgroup: {params['workgroup']!r} breaks the Athena rule: 1 to 128 characters of a-z A-Z 0-9 . _ -")
+    if params["role_arn"] is not None and not ROLE_ARN.fullmatch(params["role_arn"]):
+        module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    validate_sharing(module)
+
+
+def validate_sharing(module):
+    """The permissions, their namespace and the tags."""
+    params = module.params
+    if not NAMESPACE.fullmatch(params["namespace"]):
+        module.fail_json(msg=f"namespace: {params['namespace']!r} breaks the QuickSight rule: 1 to 64 characters of a-z A-Z 0-9 . _ -")
+    for index, entry in enumerate(params["permissions"] or []):
+        try:
+            # the form only: the account and region are not known yet
+            principal_arn(entry["principal"], "aws", "region", "000000000000")
+        except ValueError as error:
+            module.fail_json(msg=f"permissions[{index}].principal: {error}".replace("permissions: ", ""))
+        actions = ACTION_SETS["data_source"][entry["level"]] if entry.get("level") else entry["actions"]
+        if not 1 <= len(actions) <= MAX_ACTIONS or not all(isinstance(action, str) and action for action in actions):
+            module.fail_json(msg=f"permissions[{index}].actions: must be 1 to {MAX_ACTIONS} non-empty action names, got {actions!r}")
+    for key, value in (params["tags"] or {}).items():
+        if not isinstance(value, str):
+            module.fail_json(msg=f"tags: the value of {key!r} must be a string (quote it), got {type(value).__name__}")
+
+
+def is_missing(error):
+    """ResourceNotFoundException means "no such data source", unless it is QuickSight saying that the account is not
+    subscribed (explain() knows how that reads)."""
+    return error_code(error) == "ResourceNotFoundException" and "not subscribed" not in explain(error, "")
+
+
+def iso(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def view(source, tags, permissions):
+    """The module's snake_case result for a DataSource from the API, its tags (dict) and permissions ({principal:
+    actions}, or None when not managed)."""
+    parameters = source.get("DataSourceParameters") or {}
+    athena = parameters.get("AthenaParameters") or {}
+    result = {
+        "arn": source.get("Arn"),
+        "data_source_id": source.get("DataSourceId"),
+        "name": source.get("Name"),
+        "type": source.get("Type"),
+        "status": source.get("Status"),
+        "workgroup": athena.get("WorkGroup"),
+        "role_arn": athena.get("RoleArn"),
+        "ssl": not (source.get("SslProperties") or {}).get("DisableSsl", False),
+        "data_source_parameters": camel_dict_to_snake_dict(parameters),
+        "created_time": iso(source.get("CreatedTime")),
+        "last_updated_time": iso(source.get("LastUpdatedTime")),
+        "tags": dict(tags or {}),
+    }
+    if source.get("ErrorInfo"):
+        result["error_info"] = camel_dict_to_snake_dict(source["ErrorInfo"])
+    if permissions is not None:
+        result["permissions"] = [{"principal": arn, "actions": list(actions)} for arn, actions in sorted(permissions.items())]
+    return result
+
+
+def diff_view(result):
+    if not result:
+        return {}
+    keys = ("name", "workgroup", "role_arn", "ssl", "tags", "permissions")
+    return {key: result[key] for key in keys if key in result}
+
+
+class DataSources:
+    def __init__(self, module, client, account_id, partition):
+        self.module = module
+        self.client = client
+        self.account_id = account_id
+        self.partition = partition
+        self.params = module.params
+        self.source_id = module.params["data_source_id"]
+        self.check = module.check_mode
+        self.changed = False
+
+    def call(self, what, method, **kwargs):
+        """One API call with retries; a failure becomes QuickSightError saying what was being done."""
+        try:
+            return getattr(self.client, method)(aws_retry=True, **kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise QuickSightError(message=what, exception=error) from error
+
+    @property
+    def ids(self):
+        return {"AwsAccountId": self.account_id, "DataSourceId": self.source_id}
+
+    # ---- reading ----
+
+    def describe(self):
+        """The DataSource, or None when there is none."""
+        try:
+            return self.client.describe_data_source(aws_retry=True, **self.ids)["DataSource"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            if is_missing(error):
+                return None
+            raise QuickSightError(message=f"Describing the data source {self.source_id!r}", exception=error) from error
+
+    def tags_of(self, arn):
+        return self.call(f"Listing the tags of the data source {self.source_id!r}", "list_tags_for_resource", ResourceArn=arn).get("Tags", [])
+
+    def permissions_of(self):
+        response = self.call(f"Reading the permissions of the data source {self.source_id!r}", "describe_data_source_permissions", **self.ids)
+        return permissions_dict(response.get("Permissions"))
+
+    def wait(self, what, success, failure):
+        return wait_for_status(
+            self.describe_settled,
+            lambda source: source.get("Status"),
+            self.params["wait_timeout"],
+            what,
+            success,
+            failure,
+            sleep=time.sleep,
+            clock=time.monotonic,
+        )
+
+    def describe_settled(self):
+        source = self.describe()
+        if source is None:
+            raise QuickSightError(message=f"The data source {self.source_id!r} disappeared while waiting for it")
+        return source
+
+    # ---- wanted state ----
+
+    def desired_permissions(self):
+        return wanted_permissions(
+            self.params["permissions"],
+            "data_source",
+            self.partition,
+            self.params["identity_region"] or self.module.region,
+            self.account_id,
+            self.params["namespace"],
+        )
+
+    def wanted_athena(self, current_athena):
+        """The AthenaParameters to send: what the data source has (keys this module does not manage stay), with the
+        workgroup and, when given, the role."""
+        athena = dict(current_athena or {})
+        athena["WorkGroup"] = self.params["workgroup"]
+        if self.params["role_arn"] is not None:
+            athena["RoleArn"] = self.params["role_arn"]
+        return athena
+
+    def settings_differ(self, source):
+        wanted = {"Name": self.params["name"], "Type": TYPE, "DataSourceParameters": {"AthenaParameters": {"WorkGroup": self.params["workgroup"]}}}
+        if self.params["role_arn"] is not None:
+            wanted["DataSourceParameters"]["AthenaParameters"]["RoleArn"] = self.params["role_arn"]
+        # no SslProperties means SSL on, as AWS does
+        ssl_now = not (source.get("SslProperties") or {}).get("DisableSsl", False)
+        return differs(wanted, source) or ssl_now != self.params["ssl"]
+
+    # ---- the two states ----
+
+    def present(self):
+        source = self.describe()
+        if source is not None and source.get("Type") != TYPE:
+            raise QuickSightError(
+                message=f"The data source {self.source_id!r} exists with type {source.get('Type')}, not {TYPE}: this module manages Athena data sources "
+                "only; choose another data_source_id or delete that data source"
+            )
+        if source is not None and source.get("Status") in IN_PROGRESS and not self.check:
+            source = self.wait(f"The data source {self.source_id!r} (changed elsewhere)", SETTLED, ())
+        wanted_perms = self.desired_permissions()
+        tags = self.params["tags"]
+        if source is None:
+            return None, self.create(wanted_perms, tags)
+
+        current_tag_list = self.tags_of(source["Arn"])
+        current_permissions = self.permissions_of() if wanted_perms is not None else None
+        before = view(source, tags_dict(current_tag_list), current_permissions)
+
+        update = self.settings_differ(source) or source.get("Status") in FAILED
+        grants, revokes = permission_changes(current_permissions, wanted_perms, self.params["purge_permissions"]) if wanted_perms is not None else ([], [])
+        to_set, to_remove = tag_changes(current_tag_list, tags, self.params["purge_tags"])
+        self.changed = bool(update or grants or revokes or to_set or to_remove)
+        if not self.changed:
+            return before, before
+        if self.check:
+            predicted = dict(source, Name=self.params["name"])
+            predicted["DataSourceParameters"] = {"AthenaParameters": self.wanted_athena((source.get("DataSourceParameters") or {}).get("AthenaParameters"))}
+            predicted["SslProperties"] = {"DisableSsl": not self.params["ssl"]}
+            new_tags = dict(before["tags"])
+            for key in to_remove:
+                new_tags.pop(key, None)
+            new_tags.update(tags_dict(to_set))
+            new_permissions = apply_permission_changes(current_permissions, grants, revokes) if wanted_perms is not None else None
+            return before, view(predicted, new_tags, new_permissions)
+
+        if update:
+            self.call(
+                f"Updating the data source {self.source_id!r}",
+                "update_data_source",
+                Name=self.params["name"],
+                DataSourceParameters={"AthenaParameters": self.wanted_athena((source.get("DataSourceParameters") or {}).get("AthenaParameters"))},
+                SslProperties={"DisableSsl": not self.params["ssl"]},
+                **self.ids,
+            )
+            source = self.wait(f"Updating the data source {self.source_id!r}", ("UPDATE_SUCCESSFUL",), ("UPDATE_FAILED",))
+        permissions = current_permissions
+        if grants or revokes:
+            changes = {}
+            if grants:
+                changes["GrantPermissions"] = grants
+            if revokes:
+                changes["RevokePermissions"] = revokes
+            self.call(f"Updating the permissions of the data source {self.source_id!r}", "update_data_source_permissions", **changes, **self.ids)
+            permissions = self.permissions_of()
+        new_tags = before["tags"]
+        if to_set or to_remove:
+            try:
+                update_tags(self.client, source["Arn"], current_tag_list, tags, self.params["purge_tags"])
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+                raise QuickSightError(message=f"Tagging the data source {self.source_id!r}", exception=error) from error
+            new_tags = tags_dict(self.tags_of(source["Arn"]))
+        return before, view(source, new_tags, permissions)
+
+    def create(self, wanted_perms, tags):
+        self.changed = True
+        request = dict(
+            Name=self.params["name"],
+            Type=TYPE,
+            DataSourceParameters={"AthenaParameters": self.wanted_athena(None)},
+            SslProperties={"DisableSsl": not self.params["ssl"]},
+            **self.ids,
+        )
+        if wanted_perms:
+            request["Permissions"] = permissions_list(wanted_perms)
+        if tags:
+            request["Tags"] = tag_list(tags)
+        if self.check:
+            arn = f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:datasource/{self.source_id}"
+            predicted = {key: value for key, value in request.items() if key not in ("Permissions", "Tags", "AwsAccountId")}
+            return view(dict(predicted, Arn=arn), tags, wanted_perms)
+        self.call(f"Creating the data source {self.source_id!r}", "create_data_source", **request)
+        source = self.wait(f"Creating the data source {self.source_id!r}", ("CREATION_SUCCESSFUL",), ("CREATION_FAILED",))
+        permissions = self.permissions_of() if wanted_perms is not None else None
+        return view(source, tags_dict(self.tags_of(source["Arn"])), permissions)
+
+    def absent(self):
+        source = self.describe()
+        if source is None:
+            return None, None
+        # for the diff; permissions are read only when the task names them (state=absent never does)
+        before = view(source, tags_dict(self.tags_of(source["Arn"])), None)
+        self.changed = True
+        if not self.check:
+            try:
+                self.client.delete_data_source(aws_retry=True, **self.ids)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+                if not is_missing(error):
+                    raise QuickSightError(message=f"Deleting the data source {self.source_id!r}", exception=error) from error
+        return before, None
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            data_source_id=dict(type="str", required=True),
+            name=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            workgroup=dict(type="str"),
+            role_arn=dict(type="str"),
+            ssl=dict(type="bool", default=True),
+            permissions=PERMISSIONS_SPEC,
+            purge_permissions=dict(type="bool", default=True),
+            tags=dict(type="dict"),
+            purge_tags=dict(type="bool", default=True),
+            identity_region=dict(type="str"),
+            namespace=dict(type="str", default="default"),
+            wait_timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    validate(module)
+    what = f"Managing the QuickSight data source {module.params['data_source_id']!r}"
+    try:
+        account_id, partition = account_info(module)
+        sources = DataSources(module, quicksight_client(module), account_id, partition)
+        if module.params["state"] == "present":
+            before, after = sources.present()
+        else:
+            before, after = sources.absent()
+    except AnsibleAWSError as error:
+        if error.exception is None:
+            module.fail_json(msg=error.message)
+        fail_aws(module, error, error.message or what)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        fail_aws(module, error, what)
+    result = {"changed": sources.changed, "data_source": after or {}}
+    if module._diff:
+        result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
