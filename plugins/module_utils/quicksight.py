@@ -147,16 +147,31 @@ def error_code(error):
     return ""
 
 
+def account_problem(message):
+    """Whether an error message (lower case) says that the account has no QuickSight (AWS answers an unsubscribed
+    account with ResourceNotFoundException, the code of a missing resource)."""
+    return any(words in message for words in ("signed up", "subscri", "directory information"))
+
+
+def error_message(error):
+    exception = error if isinstance(error, botocore.exceptions.ClientError) else getattr(error, "exception", None)
+    if isinstance(exception, botocore.exceptions.ClientError):
+        return exception.response.get("Error", {}).get("Message", "")
+    return ""
+
+
+def is_missing(error):
+    """ResourceNotFoundException means "no such resource", unless it is QuickSight saying that the account is not
+    subscribed."""
+    return error_code(error) == "ResourceNotFoundException" and not account_problem(error_message(error).lower())
+
+
 def explain(error, what):
     """The message for a failed call: what was being done, and for the errors a user can mend, what to enable where."""
     code = error_code(error)
-    message = ""
-    if isinstance(error, botocore.exceptions.ClientError):
-        message = error.response.get("Error", {}).get("Message", "")
-    elif getattr(error, "exception", None) is not None and isinstance(error.exception, botocore.exceptions.ClientError):
-        message = error.exception.response.get("Error", {}).get("Message", "")
+    message = error_message(error)
     lowered = message.lower()
-    if code in ("UnsupportedUserEditionException",) or "not signed up" in lowered or "not subscribed" in lowered:
+    if code in ("UnsupportedUserEditionException",) or account_problem(lowered):
         return f"{what} failed: this account is not subscribed to QuickSight (Enterprise edition) here ({message}). {SUBSCRIBE_HINT}."
     if code == "AccessDeniedException":
         return f"{what} failed: access denied ({message}). {ACCESS_HINT}."

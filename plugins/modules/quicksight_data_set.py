@@ -1,0 +1,986 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: quicksight_data_set
+short_description: Create, update and delete a QuickSight data set over a data source (custom SQL or a table), with its refresh
+version_added: 0.3.0
+description:
+  - Manages one Amazon QuickSight data set with one physical table (id C(history)) read through a data source, either
+    as custom SQL (O(custom_sql)) or as a table of a database (O(relational_table), for Athena a Glue database and
+    table), and one logical table over it whose alias is the data set's name.
+  - "The data set is compared with DescribeDataSet: its name, import mode, physical and logical table. Only what is asked
+    for counts (fields that QuickSight adds, such as column sub types, do not); a difference is sent as one
+    UpdateDataSet, which replaces the whole definition (column groups, folders or row-level security added in the
+    console are dropped)."
+  - "With O(import_mode=SPICE), QuickSight copies the data into SPICE: creating (or updating) the data set starts an
+    ingestion, returned in RV(data_set.ingestion); O(wait=true) waits until it has COMPLETED. O(incremental_refresh)
+    sets the data set's refresh properties (a look-back window on a DATETIME column) and O(refresh_schedule) one refresh
+    schedule; both need SPICE. O(import_mode=DIRECT_QUERY) queries the source at every visual load."
+  - Permissions for QuickSight users and groups (viewer or owner, or raw actions) are granted and revoked to match
+    O(permissions); tags are set to match O(tags).
+  - O(state=absent) deletes the data set (with its refresh schedules and properties). Dashboards that use it stop
+    working.
+  - The account id comes from STS. Credentials, region and endpoint come from the standard AWS options.
+author:
+  - Smart City Platform Team (@smartcity)
+options:
+  data_set_id:
+    description:
+      - The data set's id, unique in the account and region (1 to 2048 characters of C(a-z A-Z 0-9 _ -)).
+    type: str
+    required: true
+  name:
+    description:
+      - The display name (1 to 128 characters). Defaults to O(data_set_id).
+      - It is also the alias of the logical table (its first 64 characters) and the name of the custom SQL.
+    type: str
+  state:
+    description:
+      - V(present) makes sure the data set exists as described; V(absent) makes sure it does not. A data set that is
+        already absent is not an error.
+    type: str
+    choices: [present, absent]
+    default: present
+  data_source_arn:
+    description:
+      - The ARN of the QuickSight data source the physical table reads through
+        (C(arn:<partition>:quicksight:<region>:<account>:datasource/<id>)). Required with O(state=present).
+    type: str
+  import_mode:
+    description:
+      - V(SPICE) imports the data into SPICE (refreshed by ingestions); V(DIRECT_QUERY) queries the source each time.
+    type: str
+    choices: [SPICE, DIRECT_QUERY]
+    default: SPICE
+  custom_sql:
+    description:
+      - The SQL query of the physical table (1 to 65536 characters; trailing white space is dropped). One of
+        O(custom_sql) and O(relational_table) is required with O(state=present).
+    type: str
+  relational_table:
+    description:
+      - A table of the data source as the physical table.
+    type: dict
+    suboptions:
+      database:
+        description: The database (schema) that holds the table; for Athena, the Glue database.
+        type: str
+        required: true
+      table:
+        description: The table's name.
+        type: str
+        required: true
+      catalog:
+        description: The catalog (for Athena, C(AwsDataCatalog)); left to QuickSight when not given.
+        type: str
+  columns:
+    description:
+      - The columns of the physical table (its input columns), in order. Required with O(state=present); names must be
+        unique.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The column's name (1 to 128 characters), as the source returns it.
+        type: str
+        required: true
+      type:
+        description: The QuickSight input column type.
+        type: str
+        required: true
+        choices: [STRING, INTEGER, DECIMAL, DATETIME, BIT, BOOLEAN, JSON]
+  incremental_refresh:
+    description:
+      - "The data set's refresh properties for incremental refresh (needs V(SPICE)): each incremental refresh
+        re-imports the rows whose O(incremental_refresh.column) lies in the look-back window."
+      - Omitted, the refresh properties are left alone; V({}) removes them.
+    type: dict
+    suboptions:
+      column:
+        description: The DATETIME column of O(columns) the look-back window applies to.
+        type: str
+      size:
+        description: The window's size, in O(incremental_refresh.unit) (at least 1).
+        type: int
+      unit:
+        description: The window's unit.
+        type: str
+        choices: [HOUR, DAY, WEEK]
+  refresh_schedule:
+    description:
+      - One refresh schedule of the data set (needs V(SPICE)), with id O(refresh_schedule.schedule_id).
+      - Omitted, the data set's schedules are left alone (see O(purge_refresh_schedules)). V({}) (or only
+        O(refresh_schedule.schedule_id)) deletes that schedule.
+    type: dict
+    suboptions:
+      schedule_id:
+        description: The schedule's id. Defaults to C(<data_set_id>-schedule).
+        type: str
+      interval:
+        description:
+          - How often it refreshes. V(MINUTE15) and V(MINUTE30) are for incremental refresh only (a QuickSight rule).
+        type: str
+        choices: [MINUTE15, MINUTE30, HOURLY, DAILY, WEEKLY, MONTHLY]
+      refresh_type:
+        description:
+          - V(FULL_REFRESH) (the default) re-imports everything; V(INCREMENTAL_REFRESH) needs O(incremental_refresh).
+        type: str
+        choices: [FULL_REFRESH, INCREMENTAL_REFRESH]
+      time_of_day:
+        description: The time of day (C(HH:MM), 24 hours) of a daily, weekly or monthly refresh.
+        type: str
+      timezone:
+        description: The time zone of O(refresh_schedule.time_of_day), a Java time zone id such as C(Europe/Berlin).
+        type: str
+      day_of_week:
+        description: The day of a V(WEEKLY) refresh (required with it, only for it).
+        type: str
+        choices: [SUNDAY, MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY]
+      day_of_month:
+        description: The day of a V(MONTHLY) refresh, C(1) to C(28) or C(LAST_DAY_OF_MONTH) (required with it, only for it).
+        type: str
+  purge_refresh_schedules:
+    description:
+      - Delete the data set's refresh schedules other than O(refresh_schedule) (all of them when O(refresh_schedule) is
+        omitted).
+    type: bool
+    default: false
+  permissions:
+    description:
+      - Who may use the data set. Omitted, permissions are left alone; with O(purge_permissions=true), principals that
+        are not listed lose their access.
+    type: list
+    elements: dict
+    suboptions:
+      principal:
+        description:
+          - C(group/NAME), C(user/NAME) (in O(namespace) of O(identity_region)) or a user or group ARN.
+        type: str
+        required: true
+      level:
+        description:
+          - V(viewer) can use the data set in analyses; V(owner) can also change, refresh, share and delete it.
+        type: str
+        choices: [viewer, owner]
+      actions:
+        description:
+          - Raw QuickSight actions instead of O(permissions[].level).
+        type: list
+        elements: str
+  purge_permissions:
+    description:
+      - Revoke the access of principals that are not in O(permissions).
+    type: bool
+    default: true
+  tags:
+    description:
+      - Tags of the data set. Omitted, tags are left alone.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description:
+      - Remove tags that are not in O(tags).
+    type: bool
+    default: true
+  identity_region:
+    description:
+      - The region where the account's QuickSight users and groups live (its identity region), used to build the ARNs
+        of O(permissions[].principal). Defaults to the module's region.
+    type: str
+  namespace:
+    description:
+      - The QuickSight namespace of the users and groups of O(permissions).
+    type: str
+    default: default
+  wait:
+    description:
+      - Wait until the ingestion that QuickSight starts when it creates or updates a SPICE data set has COMPLETED; a
+        FAILED or CANCELLED ingestion fails the task with the ingestion's error.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - How many seconds to wait with O(wait=true). The ingestion goes on when the task gives up.
+    type: int
+    default: 600
+notes:
+  - Supports check mode and diff mode; the diff shows the name, import mode, SQL or table, columns, refresh schedule,
+    incremental refresh, permissions and tags before and after.
+  - The refresh schedule and properties are read (and managed) only for SPICE data sets.
+  - The result is computed from what was asked and what was read; after a change the task does not read the data set
+    back.
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing is created, changed or deleted; the result is the data set as it would be.
+  diff_mode:
+    support: full
+    description: The diff shows the data set's definition, refresh, permissions and tags before and after.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Zone-hour aggregates in SPICE, refreshed incrementally every hour
+  smartcity.iot_analytics.quicksight_data_set:
+    data_set_id: smartcity-prod-zone-hourly
+    name: Zone hourly
+    data_source_arn: "{{ data_source.data_source.arn }}"
+    import_mode: SPICE
+    custom_sql: |
+      SELECT zone, date_trunc('hour', reading_time) AS hour, avg(congestion_index) AS congestion_index
+      FROM smartcity_iot_prod_history.telemetry
+      GROUP BY 1, 2
+    columns:
+      - {name: zone, type: STRING}
+      - {name: hour, type: DATETIME}
+      - {name: congestion_index, type: DECIMAL}
+    incremental_refresh: {column: hour, size: 1, unit: DAY}
+    refresh_schedule: {interval: HOURLY, refresh_type: INCREMENTAL_REFRESH}
+    permissions:
+      - {principal: group/traffic-admins, level: owner}
+      - {principal: group/traffic-viewers, level: viewer}
+    tags:
+      project: smartcity
+    wait: true
+
+- name: The history table itself, queried directly
+  smartcity.iot_analytics.quicksight_data_set:
+    data_set_id: smartcity-prod-readings
+    name: Readings
+    data_source_arn: "{{ data_source.data_source.arn }}"
+    import_mode: DIRECT_QUERY
+    relational_table:
+      catalog: AwsDataCatalog
+      database: smartcity_iot_prod_history
+      table: telemetry
+    columns:
+      - {name: sensor_id, type: STRING}
+      - {name: reading_time, type: DATETIME}
+
+- name: Stop refreshing on a schedule (the data set stays)
+  smartcity.iot_analytics.quicksight_data_set:
+    data_set_id: smartcity-prod-zone-hourly
+    data_source_arn: "{{ data_source.data_source.arn }}"
+    custom_sql: "{{ zone_hourly_sql }}"
+    columns: "{{ zone_hourly_columns }}"
+    refresh_schedule: {}
+
+- name: Delete a data set
+  smartcity.iot_analytics.quicksight_data_set:
+    data_set_id: smartcity-prod-zone-hourly
+    state: absent
+"""
+
+RETURN = r"""
+data_set:
+  description: The data set after the task (in check mode, as it would be); empty after O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    arn:
+      description: The data set's ARN.
+      type: str
+      sample: arn:aws:quicksight:eu-west-1:123456789012:dataset/smartcity-prod-zone-hourly
+    data_set_id:
+      description: The data set's id.
+      type: str
+    name:
+      description: The display name.
+      type: str
+    import_mode:
+      description: C(SPICE) or C(DIRECT_QUERY).
+      type: str
+    columns:
+      description: The physical table's input columns, C({name, type}).
+      type: list
+      elements: dict
+      sample: [{"name": "zone", "type": "STRING"}]
+    physical_table:
+      description:
+        - The physical table, snake_case, with one key C(custom_sql) (C(data_source_arn), C(name), C(sql_query),
+          C(columns)) or C(relational_table) (C(data_source_arn), C(catalog), C(schema), C(name), C(input_columns)).
+      type: dict
+    refresh_schedule:
+      description:
+        - The refresh schedule with id O(refresh_schedule.schedule_id) (none when it does not exist or the data set is
+          not SPICE), with the keys of O(refresh_schedule) and C(arn).
+      type: dict
+      sample: {"schedule_id": "smartcity-prod-zone-hourly-schedule", "interval": "HOURLY", "refresh_type": "INCREMENTAL_REFRESH"}
+    incremental_refresh:
+      description: The look-back window of the refresh properties, C({column, size, unit}) (none when not set).
+      type: dict
+      sample: {"column": "hour", "size": 1, "unit": "DAY"}
+    permissions:
+      description: The permissions, C({principal, actions}) by principal ARN.
+      type: list
+      elements: dict
+    tags:
+      description: The tags.
+      type: dict
+    ingestion:
+      description:
+        - The ingestion that QuickSight started when this task created or updated a SPICE data set (none otherwise).
+          C(status), C(row_info) and C(error_info) are known after O(wait=true).
+      type: dict
+      contains:
+        arn:
+          description: The ingestion's ARN.
+          type: str
+        ingestion_id:
+          description: The ingestion's id.
+          type: str
+        status:
+          description: C(COMPLETED) after waiting; none without O(wait).
+          type: str
+        row_info:
+          description: C(rows_ingested), C(rows_dropped), C(total_rows_in_dataset) after waiting.
+          type: dict
+        error_info:
+          description: The ingestion's error (C(type), C(message)), if any.
+          type: dict
+"""
+
+import re
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    PERMISSIONS_SPEC,
+    account_info,
+    apply_permission_changes,
+    differs,
+    error_code,
+    fail_aws,
+    permission_changes,
+    permissions_dict,
+    permissions_list,
+    principal_arn,
+    quicksight_client,
+    resource_id_error,
+    tag_changes,
+    tag_list,
+    tags_dict,
+    update_tags,
+    wait_for_status,
+    wanted_permissions,
+)
+
+PHYSICAL_TABLE_ID = "history"
+COLUMN_TYPES = ["STRING", "INTEGER", "DECIMAL", "DATETIME", "BIT", "BOOLEAN", "JSON"]
+INTERVALS = ["MINUTE15", "MINUTE30", "HOURLY", "DAILY", "WEEKLY", "MONTHLY"]
+INCREMENTAL_ONLY_INTERVALS = ("MINUTE15", "MINUTE30")
+DAYS = ["SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
+LOOKBACK_UNITS = ["HOUR", "DAY", "WEEK"]
+MAX_SQL = 65536
+DATA_SOURCE_ARN = re.compile(r"arn:[\w-]+:quicksight:[\w-]+:\d{12}:datasource/[\w-]{1,2048}", re.ASCII)
+TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+DAY_OF_MONTH = re.compile(r"LAST_DAY_OF_MONTH|[1-9]|1\d|2[0-8]")
+# A ResourceNotFoundException that is about the account (not signed up for QuickSight), not about the data set.
+ACCOUNT_NOT_FOUND = re.compile(r"signed up|subscri|directory information", re.IGNORECASE)
+
+
+# ---- the options as plain data (pure: the tests and the definition files use these) ----
+
+
+def is_empty(option, ignore=()):
+    """True for ``{}`` (or a dict whose values are all None besides ``ignore``): the option asks for removal."""
+    return isinstance(option, dict) and all(value is None for key, value in option.items() if key not in ignore)
+
+
+def schedule_id(params):
+    schedule = params.get("refresh_schedule") or {}
+    return schedule.get("schedule_id") or f"{params['data_set_id']}-schedule"
+
+
+def validate(params):
+    """Every rule the options break, each naming the field; an empty list when they are valid. Tolerates missing keys
+    (a definition file holds only some options) and applies the module's defaults."""
+    errors = []
+    problem = resource_id_error("data_set_id", params.get("data_set_id"))
+    if problem:
+        errors.append(problem)
+    if params.get("state", "present") == "absent":
+        return errors
+    name = params.get("name")
+    if name is not None and not 1 <= len(name) <= 128:
+        errors.append(f"name: {len(name)} characters breaks the QuickSight rule: 1 to 128 characters")
+    arn = params.get("data_source_arn")
+    if not arn:
+        errors.append("data_source_arn: required with state=present")
+    elif not DATA_SOURCE_ARN.fullmatch(arn):
+        errors.append(f"data_source_arn: {arn!r} is not a QuickSight data source ARN (arn:<partition>:quicksight:<region>:<account>:datasource/<id>)")
+    import_mode = params.get("import_mode") or "SPICE"
+    if import_mode not in ("SPICE", "DIRECT_QUERY"):
+        errors.append(f"import_mode: {import_mode!r} must be SPICE or DIRECT_QUERY")
+    errors.extend(source_errors(params))
+    column_types = {}
+    errors.extend(column_errors(params.get("columns"), column_types))
+    incremental = params.get("incremental_refresh")
+    has_incremental = incremental is not None and not is_empty(incremental)
+    if has_incremental:
+        errors.extend(incremental_errors(incremental, import_mode, column_types))
+    schedule = params.get("refresh_schedule")
+    if schedule is not None and not is_empty(schedule, ignore=("schedule_id",)):
+        errors.extend(schedule_errors(schedule, import_mode, has_incremental))
+    errors.extend(principal_errors(params.get("permissions")))
+    return errors
+
+
+def column_errors(columns, column_types):
+    """The rules ``columns`` breaks; fills ``column_types`` (name -> type) for the incremental refresh's check."""
+    errors = []
+    if not columns:
+        errors.append("columns: required with state=present and must list at least one column")
+    for index, column in enumerate(columns or []):
+        column_name, column_type = column.get("name"), column.get("type")
+        if not column_name or len(column_name) > 128:
+            errors.append(f"columns[{index}].name: must be 1 to 128 characters")
+        elif column_name in column_types:
+            errors.append(f"columns[{index}].name: {column_name!r} is listed twice; column names must be unique")
+        if column_type not in COLUMN_TYPES:
+            errors.append(f"columns[{index}].type: {column_type!r} must be one of {', '.join(COLUMN_TYPES)}")
+        if column_name:
+            column_types.setdefault(column_name, column_type)
+    return errors
+
+
+def principal_errors(entries):
+    errors = []
+    for index, entry in enumerate(entries or []):
+        try:
+            principal_arn(entry.get("principal") or "", "aws", "us-east-1", "000000000000")
+        except ValueError as error:
+            errors.append(f"permissions[{index}].principal: {str(error).removeprefix('permissions: ')}")
+    return errors
+
+
+def source_errors(params):
+    sql, table = params.get("custom_sql"), params.get("relational_table")
+    if sql is not None and table is not None:
+        return ["custom_sql, relational_table: give one of them, not both"]
+    if sql is None and table is None:
+        return ["custom_sql, relational_table: one of them is required with state=present"]
+    if sql is not None:
+        if not sql.strip():
+            return ["custom_sql: must not be empty"]
+        if len(sql.rstrip()) > MAX_SQL:
+            return [f"custom_sql: {len(sql.rstrip())} characters breaks the QuickSight rule: at most {MAX_SQL} characters"]
+        return []
+    errors = []
+    for key, longest in (("database", 256), ("table", 256), ("catalog", 256)):
+        value = table.get(key)
+        if value is None and key == "catalog":
+            continue
+        if not value or len(value) > longest:
+            errors.append(f"relational_table.{key}: must be 1 to {longest} characters")
+    return errors
+
+
+def incremental_errors(incremental, import_mode, column_types):
+    errors = []
+    if import_mode != "SPICE":
+        errors.append("incremental_refresh: needs import_mode=SPICE (DIRECT_QUERY data sets are not refreshed)")
+    column = incremental.get("column")
+    if not column:
+        errors.append("incremental_refresh.column: required (a DATETIME column of columns)")
+    elif column not in column_types:
+        errors.append(f"incremental_refresh.column: {column!r} is not one of columns")
+    elif column_types[column] != "DATETIME":
+        errors.append(f"incremental_refresh.column: {column!r} is {column_types[column]}; the look-back window needs a DATETIME column")
+    size = incremental.get("size")
+    if size is None or not isinstance(size, int) or size < 1:
+        errors.append(f"incremental_refresh.size: {size!r} must be a whole number of at least 1")
+    if incremental.get("unit") not in LOOKBACK_UNITS:
+        errors.append(f"incremental_refresh.unit: {incremental.get('unit')!r} must be one of {', '.join(LOOKBACK_UNITS)}")
+    return errors
+
+
+def schedule_errors(schedule, import_mode, has_incremental):
+    errors = []
+    if import_mode != "SPICE":
+        errors.append("refresh_schedule: needs import_mode=SPICE (DIRECT_QUERY data sets are not refreshed)")
+    interval = schedule.get("interval")
+    refresh_type = schedule.get("refresh_type") or "FULL_REFRESH"
+    if interval not in INTERVALS:
+        errors.append(f"refresh_schedule.interval: {interval!r} must be one of {', '.join(INTERVALS)}")
+    if refresh_type not in ("FULL_REFRESH", "INCREMENTAL_REFRESH"):
+        errors.append(f"refresh_schedule.refresh_type: {refresh_type!r} must be FULL_REFRESH or INCREMENTAL_REFRESH")
+    if refresh_type == "INCREMENTAL_REFRESH" and not has_incremental:
+        errors.append("refresh_schedule.refresh_type: INCREMENTAL_REFRESH needs incremental_refresh (the look-back window)")
+    if interval in INCREMENTAL_ONLY_INTERVALS and refresh_type != "INCREMENTAL_REFRESH":
+        errors.append(f"refresh_schedule.interval: {interval} is only allowed with refresh_type=INCREMENTAL_REFRESH (a QuickSight rule)")
+    day_of_week, day_of_month = schedule.get("day_of_week"), schedule.get("day_of_month")
+    if interval == "WEEKLY" and not day_of_week:
+        errors.append("refresh_schedule.day_of_week: required with interval=WEEKLY")
+    if day_of_week and interval != "WEEKLY":
+        errors.append("refresh_schedule.day_of_week: only for interval=WEEKLY")
+    if day_of_week and day_of_week not in DAYS:
+        errors.append(f"refresh_schedule.day_of_week: {day_of_week!r} must be one of {', '.join(DAYS)}")
+    if interval == "MONTHLY" and not day_of_month:
+        errors.append("refresh_schedule.day_of_month: required with interval=MONTHLY")
+    if day_of_month and interval != "MONTHLY":
+        errors.append("refresh_schedule.day_of_month: only for interval=MONTHLY")
+    if day_of_month and not DAY_OF_MONTH.fullmatch(str(day_of_month)):
+        errors.append(f"refresh_schedule.day_of_month: {day_of_month!r} must be 1 to 28 or LAST_DAY_OF_MONTH")
+    time_of_day = schedule.get("time_of_day")
+    if time_of_day and not TIME_OF_DAY.fullmatch(time_of_day):
+        errors.append(f"refresh_schedule.time_of_day: {time_of_day!r} must be HH:MM (00:00 to 23:59)")
+    return errors
+
+
+def build_request(params, account_id, physical_table_id=PHYSICAL_TABLE_ID):
+    """The CreateDataSet request (without Permissions and Tags) for the options; UpdateDataSet takes the same."""
+    name = params.get("name") or params["data_set_id"]
+    columns = [{"Name": column["name"], "Type": column["type"]} for column in params.get("columns") or []]
+    if params.get("custom_sql") is not None:
+        table = {"CustomSql": {"DataSourceArn": params["data_source_arn"], "Name": name, "SqlQuery": params["custom_sql"].rstrip(), "Columns": columns}}
+    else:
+        source = params["relational_table"]
+        relational = {"DataSourceArn": params["data_source_arn"]}
+        if source.get("catalog"):
+            relational["Catalog"] = source["catalog"]
+        relational.update(Schema=source["database"], Name=source["table"], InputColumns=columns)
+        table = {"RelationalTable": relational}
+    return {
+        "AwsAccountId": account_id,
+        "DataSetId": params["data_set_id"],
+        "Name": name,
+        "PhysicalTableMap": {physical_table_id: table},
+        "LogicalTableMap": {f"{physical_table_id}-logical": {"Alias": name[:64], "Source": {"PhysicalTableId": physical_table_id}}},
+        "ImportMode": params.get("import_mode") or "SPICE",
+    }
+
+
+def build_refresh_properties(incremental):
+    """DataSetRefreshProperties from ``incremental_refresh`` (None when it asks for none)."""
+    if incremental is None or is_empty(incremental):
+        return None
+    window = {"ColumnName": incremental["column"], "Size": incremental["size"], "SizeUnit": incremental["unit"]}
+    return {"RefreshConfiguration": {"IncrementalRefresh": {"LookbackWindow": window}}}
+
+
+def build_schedule(params):
+    """The RefreshSchedule from ``refresh_schedule`` (None when it asks for none)."""
+    schedule = params.get("refresh_schedule")
+    if schedule is None or is_empty(schedule, ignore=("schedule_id",)):
+        return None
+    frequency = {"Interval": schedule["interval"]}
+    if schedule.get("time_of_day"):
+        frequency["TimeOfTheDay"] = schedule["time_of_day"]
+    if schedule.get("timezone"):
+        frequency["Timezone"] = schedule["timezone"]
+    if schedule.get("day_of_week"):
+        frequency["RefreshOnDay"] = {"DayOfWeek": schedule["day_of_week"]}
+    elif schedule.get("day_of_month"):
+        frequency["RefreshOnDay"] = {"DayOfMonth": str(schedule["day_of_month"])}
+    return {"ScheduleId": schedule_id(params), "ScheduleFrequency": frequency, "RefreshType": schedule.get("refresh_type") or "FULL_REFRESH"}
+
+
+def data_set_differs(request, current):
+    """Whether the data set must be updated: name, import mode, or the physical/logical tables (same ids, and every
+    field asked for has its value; fields that QuickSight adds do not count)."""
+    if request["Name"] != current.get("Name") or request["ImportMode"] != current.get("ImportMode"):
+        return True
+    for key in ("PhysicalTableMap", "LogicalTableMap"):
+        have = current.get(key) or {}
+        if set(request[key]) != set(have) or differs(request[key], have):
+            return True
+    return False
+
+
+# ---- views (snake_case results and the diff) ----
+
+
+def incremental_view(properties):
+    window = ((properties or {}).get("RefreshConfiguration") or {}).get("IncrementalRefresh", {}).get("LookbackWindow")
+    if not window:
+        return None
+    return {"column": window.get("ColumnName"), "size": window.get("Size"), "unit": window.get("SizeUnit")}
+
+
+def schedule_view(schedule):
+    if not schedule:
+        return None
+    frequency = schedule.get("ScheduleFrequency") or {}
+    on_day = frequency.get("RefreshOnDay") or {}
+    view = {
+        "schedule_id": schedule.get("ScheduleId"),
+        "interval": frequency.get("Interval"),
+        "refresh_type": schedule.get("RefreshType"),
+        "time_of_day": frequency.get("TimeOfTheDay"),
+        "timezone": frequency.get("Timezone"),
+        "day_of_week": on_day.get("DayOfWeek"),
+        "day_of_month": on_day.get("DayOfMonth"),
+    }
+    if schedule.get("Arn"):
+        view["arn"] = schedule["Arn"]
+    return view
+
+
+def physical_spec(data_set):
+    """(the physical table, its CustomSql or RelationalTable) of a DescribeDataSet result or a request."""
+    tables = data_set.get("PhysicalTableMap") or {}
+    table = tables.get(PHYSICAL_TABLE_ID) or next(iter(tables.values()), {})
+    return table, table.get("CustomSql") or table.get("RelationalTable") or {}
+
+
+def data_set_view(data_set, permissions, tags, schedule, properties, ingestion=None):
+    table, spec = physical_spec(data_set)
+    columns = spec.get("Columns") if "CustomSql" in table else spec.get("InputColumns")
+    return {
+        "arn": data_set.get("Arn"),
+        "data_set_id": data_set.get("DataSetId"),
+        "name": data_set.get("Name"),
+        "import_mode": data_set.get("ImportMode"),
+        "columns": [{"name": column.get("Name"), "type": column.get("Type")} for column in columns or []],
+        "physical_table": camel_dict_to_snake_dict(table),
+        "refresh_schedule": schedule_view(schedule),
+        "incremental_refresh": incremental_view(properties),
+        "permissions": None if permissions is None else [{"principal": arn, "actions": list(actions)} for arn, actions in sorted(permissions.items())],
+        "tags": tags,
+        "ingestion": ingestion,
+    }
+
+
+def diff_view(view):
+    if not view:
+        return {}
+    table = view["physical_table"]
+    result = {"name": view["name"], "import_mode": view["import_mode"]}
+    if "custom_sql" in table:
+        result["custom_sql"] = table["custom_sql"].get("sql_query")
+    else:
+        relational = table.get("relational_table", {})
+        result["relational_table"] = {"catalog": relational.get("catalog"), "database": relational.get("schema"), "table": relational.get("name")}
+    result["columns"] = view["columns"]
+    result["refresh_schedule"] = view["refresh_schedule"]
+    result["incremental_refresh"] = view["incremental_refresh"]
+    if view.get("permissions") is not None:
+        result["permissions"] = {entry["principal"]: entry["actions"] for entry in view["permissions"]}
+    if view.get("tags") is not None:
+        result["tags"] = view["tags"]
+    return result
+
+
+def ingestion_view(arn, ingestion_id, described=None):
+    view = {"arn": arn, "ingestion_id": ingestion_id, "status": None, "row_info": None, "error_info": None}
+    if described:
+        view.update(
+            status=described.get("IngestionStatus"),
+            row_info=camel_dict_to_snake_dict(described["RowInfo"]) if described.get("RowInfo") else None,
+            error_info=camel_dict_to_snake_dict(described["ErrorInfo"]) if described.get("ErrorInfo") else None,
+        )
+    return view
+
+
+# ---- talking to QuickSight ----
+
+
+def missing_ok(call, **kwargs):
+    """``call(**kwargs)``, or None when QuickSight answers ResourceNotFoundException about the resource (not about the
+    account: an account that is not signed up answers that too, and that must fail)."""
+    try:
+        return call(aws_retry=True, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) != "ResourceNotFoundException" or ACCOUNT_NOT_FOUND.search(error.response.get("Error", {}).get("Message", "")):
+            raise
+        return None
+
+
+class DataSets:
+    def __init__(self, module, client, account_id, partition):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.account_id = account_id
+        self.partition = partition
+        self.data_set_id = self.params["data_set_id"]
+        self.check = module.check_mode
+        self.changed = False
+        self.doing = "reading the data set"
+        self.key = {"AwsAccountId": account_id, "DataSetId": self.data_set_id}
+
+    def predicted_arn(self):
+        return f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:dataset/{self.data_set_id}"
+
+    # ---- reading ----
+
+    def describe(self):
+        self.doing = "reading the data set"
+        found = missing_ok(self.client.describe_data_set, **self.key)
+        return found["DataSet"] if found else None
+
+    def permissions(self):
+        self.doing = "reading the data set's permissions"
+        found = missing_ok(self.client.describe_data_set_permissions, **self.key)
+        return permissions_dict((found or {}).get("Permissions"))
+
+    def tag_list(self, arn):
+        self.doing = "reading the data set's tags"
+        found = missing_ok(self.client.list_tags_for_resource, ResourceArn=arn)
+        return (found or {}).get("Tags", [])
+
+    def refresh_properties(self):
+        self.doing = "reading the data set's refresh properties"
+        found = missing_ok(self.client.describe_data_set_refresh_properties, **self.key)
+        properties = (found or {}).get("DataSetRefreshProperties")
+        return properties if incremental_view(properties) else None
+
+    def schedules(self):
+        self.doing = "listing the data set's refresh schedules"
+        found = missing_ok(self.client.list_refresh_schedules, **self.key)
+        return (found or {}).get("RefreshSchedules", [])
+
+    # ---- the two states ----
+
+    def present(self):
+        params = self.params
+        request = build_request(params, self.account_id)
+        current = self.describe()
+        wanted_perms = wanted_permissions(
+            params["permissions"], "data_set", self.partition, params["identity_region"] or self.module.region, self.account_id, params["namespace"]
+        )
+        ingestion = None
+        if current is None:
+            before = None
+            arn, ingestion = self.create(request, wanted_perms)
+            perms_after = wanted_perms or {}
+            tags_after = dict(params["tags"] or {})
+            properties, schedules = None, []
+        else:
+            arn = current["Arn"]
+            current_perms = self.permissions()
+            current_tags = self.tag_list(arn)
+            spice = current.get("ImportMode") == "SPICE"
+            properties = self.refresh_properties() if spice else None
+            schedules = self.schedules() if spice else []
+            managed = self.find_schedule(schedules)
+            before = data_set_view(current, current_perms, tags_dict(current_tags), managed, properties)
+            if data_set_differs(request, current):
+                ingestion = self.update(request)
+            else:
+                request = current  # unchanged: the result shows it as QuickSight has it
+            perms_after = self.update_permissions(current_perms, wanted_perms)
+            tags_after = self.update_tags(arn, current_tags)
+        properties, managed = self.update_refresh(properties, schedules)
+        if ingestion and params["wait"] and not self.check:
+            ingestion = self.wait(ingestion)
+        return before, data_set_view(dict(request, Arn=arn), perms_after, tags_after, managed, properties, ingestion)
+
+    def absent(self):
+        current = self.describe()
+        if current is None:
+            return None, None
+        self.changed = True
+        if not self.check:
+            self.doing = "deleting the data set"
+            missing_ok(self.client.delete_data_set, **self.key)
+        return data_set_view(current, None, None, None, None), None
+
+    # ---- changing ----
+
+    def create(self, request, wanted_perms):
+        self.changed = True
+        if self.check:
+            return self.predicted_arn(), None
+        self.doing = "creating the data set"
+        extra = {}
+        if wanted_perms:
+            extra["Permissions"] = permissions_list(wanted_perms)
+        if self.params["tags"]:
+            extra["Tags"] = tag_list(self.params["tags"])
+        created = self.client.create_data_set(aws_retry=True, **request, **extra)
+        return created.get("Arn") or self.predicted_arn(), self.started_ingestion(created)
+
+    def update(self, request):
+        self.changed = True
+        if self.check:
+            return None
+        self.doing = "updating the data set"
+        return self.started_ingestion(self.client.update_data_set(aws_retry=True, **request))
+
+    @staticmethod
+    def started_ingestion(response):
+        if not response.get("IngestionId"):
+            return None
+        return ingestion_view(response.get("IngestionArn"), response["IngestionId"])
+
+    def update_permissions(self, current, wanted):
+        if wanted is None:
+            return current
+        grants, revokes = permission_changes(current, wanted, self.params["purge_permissions"])
+        if not grants and not revokes:
+            return current
+        self.changed = True
+        if not self.check:
+            self.doing = "updating the data set's permissions"
+            changes = {}
+            if grants:
+                changes["GrantPermissions"] = grants
+            if revokes:
+                changes["RevokePermissions"] = revokes
+            self.client.update_data_set_permissions(aws_retry=True, **self.key, **changes)
+        return apply_permission_changes(current, grants, revokes)
+
+    def update_tags(self, arn, current_list):
+        wanted, purge = self.params["tags"], self.params["purge_tags"]
+        to_set, to_remove = tag_changes(current_list, wanted, purge)
+        after = tags_dict(current_list)
+        if not to_set and not to_remove:
+            return after
+        self.changed = True
+        if not self.check:
+            self.doing = "tagging the data set"
+            update_tags(self.client, arn, current_list, wanted, purge)
+        for key in to_remove:
+            after.pop(key, None)
+        after.update(tags_dict(to_set))
+        return after
+
+    def find_schedule(self, schedules):
+        wanted_id = schedule_id(self.params)
+        return next((schedule for schedule in schedules if schedule.get("ScheduleId") == wanted_id), None)
+
+    def update_refresh(self, properties, schedules):
+        """Refresh properties first (an incremental schedule needs them), then the schedules, and properties that go
+        last (a schedule may still use them). Returns (properties, the managed schedule) after."""
+        params = self.params
+        option = params["incremental_refresh"]
+        wanted_properties = build_refresh_properties(option)
+        if wanted_properties and (properties is None or differs(wanted_properties, properties)):
+            self.write("setting the data set's refresh properties", self.client.put_data_set_refresh_properties, DataSetRefreshProperties=wanted_properties)
+            properties = wanted_properties
+        managed = self.find_schedule(schedules)
+        wanted_schedule = build_schedule(params)
+        purge = params["purge_refresh_schedules"]
+        for schedule in schedules:
+            if schedule is managed:
+                # given as {}: this schedule goes; omitted: it goes only with purge
+                drop = wanted_schedule is None and (params["refresh_schedule"] is not None or purge)
+            else:
+                drop = purge
+            if drop:
+                self.write("deleting a refresh schedule", self.client.delete_refresh_schedule, ScheduleId=schedule["ScheduleId"])
+                if schedule is managed:
+                    managed = None
+        if wanted_schedule is not None and (managed is None or differs(wanted_schedule, managed)):
+            if managed is None:
+                written = self.write("creating the refresh schedule", self.client.create_refresh_schedule, Schedule=wanted_schedule)
+            else:
+                written = self.write("updating the refresh schedule", self.client.update_refresh_schedule, Schedule=wanted_schedule)
+            arn = (written or {}).get("Arn") or (managed or {}).get("Arn")
+            managed = dict(wanted_schedule, Arn=arn) if arn else dict(wanted_schedule)
+        if option is not None and wanted_properties is None and properties is not None:
+            self.write("removing the data set's refresh properties", self.client.delete_data_set_refresh_properties)
+            properties = None
+        return properties, managed
+
+    def write(self, doing, call, **kwargs):
+        """One change; its response (None in check mode)."""
+        self.changed = True
+        if self.check:
+            return None
+        self.doing = doing
+        return call(aws_retry=True, **self.key, **kwargs)
+
+    def wait(self, ingestion):
+        self.doing = f"waiting for the ingestion {ingestion['ingestion_id']}"
+
+        def describe():
+            return self.client.describe_ingestion(aws_retry=True, IngestionId=ingestion["ingestion_id"], **self.key)["Ingestion"]
+
+        done = wait_for_status(
+            describe,
+            lambda found: found.get("IngestionStatus"),
+            self.params["wait_timeout"],
+            f"the ingestion {ingestion['ingestion_id']} of data set {self.data_set_id}",
+            success=("COMPLETED",),
+            failure=("FAILED", "CANCELLED"),
+        )
+        return ingestion_view(done.get("Arn") or ingestion["arn"], ingestion["ingestion_id"], done)
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            data_set_id=dict(type="str", required=True),
+            name=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            data_source_arn=dict(type="str"),
+            import_mode=dict(type="str", choices=["SPICE", "DIRECT_QUERY"], default="SPICE"),
+            custom_sql=dict(type="str"),
+            relational_table=dict(
+                type="dict",
+                options=dict(database=dict(type="str", required=True), table=dict(type="str", required=True), catalog=dict(type="str")),
+            ),
+            columns=dict(
+                type="list",
+                elements="dict",
+                options=dict(name=dict(type="str", required=True), type=dict(type="str", required=True, choices=COLUMN_TYPES)),
+            ),
+            incremental_refresh=dict(
+                type="dict",
+                options=dict(column=dict(type="str"), size=dict(type="int"), unit=dict(type="str", choices=LOOKBACK_UNITS)),
+            ),
+            refresh_schedule=dict(
+                type="dict",
+                options=dict(
+                    schedule_id=dict(type="str"),
+                    interval=dict(type="str", choices=INTERVALS),
+                    refresh_type=dict(type="str", choices=["FULL_REFRESH", "INCREMENTAL_REFRESH"]),
+                    time_of_day=dict(type="str"),
+                    timezone=dict(type="str"),
+                    day_of_week=dict(type="str", choices=DAYS),
+                    day_of_month=dict(type="str"),
+                ),
+            ),
+            purge_refresh_schedules=dict(type="bool", default=False),
+            permissions=PERMISSIONS_SPEC,
+            purge_permissions=dict(type="bool", default=True),
+            tags=dict(type="dict", aliases=["resource_tags"]),
+            purge_tags=dict(type="bool", default=True),
+            identity_region=dict(type="str"),
+            namespace=dict(type="str", default="default"),
+            wait=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=600),
+        ),
+        mutually_exclusive=[["custom_sql", "relational_table"]],
+        supports_check_mode=True,
+    )
+    errors = validate(module.params)
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors)
+    data_sets = None
+    try:
+        account_id, partition = account_info(module)
+        data_sets = DataSets(module, quicksight_client(module), account_id, partition)
+        if module.params["state"] == "present":
+            before, after = data_sets.present()
+        else:
+            before, after = data_sets.absent()
+    except (AnsibleAWSError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        doing = data_sets.doing if data_sets else "finding the account"
+        fail_aws(module, error, f"QuickSight data set {module.params['data_set_id']!r}: {doing}")
+    result = {"changed": data_sets.changed, "data_set": after or {}}
+    if module._diff:
+        result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

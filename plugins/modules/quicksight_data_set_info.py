@@ -1,0 +1,269 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, Smart City Platform Team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: quicksight_data_set_info
+short_description: Describe one QuickSight data set (with permissions, refresh and tags) or list the account's data sets
+version_added: 0.3.0
+description:
+  - With O(data_set_id), describes that data set (DescribeDataSet) with its permissions, tags and, for a SPICE data set,
+    its refresh schedules and refresh properties. A data set that does not exist gives an empty list.
+  - Without it, lists every data set of the account in the region (ListDataSets, all pages) as summaries.
+  - The account id comes from STS. Credentials, region and endpoint come from the standard AWS options.
+author:
+  - Smart City Platform Team (@smartcity)
+options:
+  data_set_id:
+    description:
+      - The id of the data set to describe. Omitted, all data sets are listed.
+    type: str
+notes:
+  - Read-only; runs the same in check mode.
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: One data set, with its refresh schedules
+  smartcity.iot_analytics.quicksight_data_set_info:
+    data_set_id: smartcity-prod-zone-hourly
+  register: zone_hourly
+
+- name: Every data set of the account in this region
+  smartcity.iot_analytics.quicksight_data_set_info:
+  register: all_data_sets
+"""
+
+RETURN = r"""
+data_sets:
+  description:
+    - With O(data_set_id), a list of that one data set (empty when it does not exist), with every key below. Without
+      it, one summary per data set (C(arn), C(data_set_id), C(name), C(import_mode), C(created_time),
+      C(last_updated_time)), sorted by id.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    arn:
+      description: The data set's ARN.
+      type: str
+    data_set_id:
+      description: The data set's id.
+      type: str
+    name:
+      description: The display name.
+      type: str
+    import_mode:
+      description: C(SPICE) or C(DIRECT_QUERY).
+      type: str
+    created_time:
+      description: When it was created (ISO 8601).
+      type: str
+    last_updated_time:
+      description: When it was last changed (ISO 8601).
+      type: str
+    columns:
+      description: The input columns of its first physical table, C({name, type}).
+      type: list
+      elements: dict
+    output_columns:
+      description: The columns the data set offers to analyses, C({name, type}).
+      type: list
+      elements: dict
+    physical_table_map:
+      description: Its physical tables by id, snake_case.
+      type: dict
+    logical_table_map:
+      description: Its logical tables by id, snake_case.
+      type: dict
+    consumed_spice_capacity_in_bytes:
+      description: The SPICE capacity it uses.
+      type: int
+    permissions:
+      description: Its permissions, C({principal, actions}).
+      type: list
+      elements: dict
+    tags:
+      description: Its tags.
+      type: dict
+    refresh_schedules:
+      description:
+        - Its refresh schedules (SPICE only), each with the keys of the C(refresh_schedule) option of
+          M(smartcity.iot_analytics.quicksight_data_set), C(start_after) and C(arn).
+      type: list
+      elements: dict
+    incremental_refresh:
+      description: The look-back window of its refresh properties, C({column, size, unit}) (none when not set).
+      type: dict
+"""
+
+import datetime
+import re
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing botocore
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    account_info,
+    error_code,
+    fail_aws,
+    list_tags,
+    permissions_dict,
+    quicksight_client,
+    resource_id_error,
+)
+
+# A ResourceNotFoundException that is about the account (not signed up for QuickSight), not about the data set.
+ACCOUNT_NOT_FOUND = re.compile(r"signed up|subscri|directory information", re.IGNORECASE)
+
+
+def missing_ok(call, **kwargs):
+    """``call(**kwargs)``, or None when the resource is not found (an account that is not signed up fails instead)."""
+    try:
+        return call(aws_retry=True, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) != "ResourceNotFoundException" or ACCOUNT_NOT_FOUND.search(error.response.get("Error", {}).get("Message", "")):
+            raise
+        return None
+
+
+def iso(value):
+    return value.isoformat() if isinstance(value, datetime.datetime) else value
+
+
+def schedule_view(schedule):
+    frequency = schedule.get("ScheduleFrequency") or {}
+    on_day = frequency.get("RefreshOnDay") or {}
+    return {
+        "schedule_id": schedule.get("ScheduleId"),
+        "interval": frequency.get("Interval"),
+        "refresh_type": schedule.get("RefreshType"),
+        "time_of_day": frequency.get("TimeOfTheDay"),
+        "timezone": frequency.get("Timezone"),
+        "day_of_week": on_day.get("DayOfWeek"),
+        "day_of_month": on_day.get("DayOfMonth"),
+        "start_after": iso(schedule.get("StartAfterDateTime")),
+        "arn": schedule.get("Arn"),
+    }
+
+
+def incremental_view(properties):
+    window = ((properties or {}).get("RefreshConfiguration") or {}).get("IncrementalRefresh", {}).get("LookbackWindow")
+    if not window:
+        return None
+    return {"column": window.get("ColumnName"), "size": window.get("Size"), "unit": window.get("SizeUnit")}
+
+
+def input_columns(data_set):
+    for table in (data_set.get("PhysicalTableMap") or {}).values():
+        for spec in table.values():
+            columns = spec.get("Columns") or spec.get("InputColumns")
+            if columns:
+                return [{"name": column.get("Name"), "type": column.get("Type")} for column in columns]
+    return []
+
+
+class Reader:
+    def __init__(self, client, account_id):
+        self.client = client
+        self.account_id = account_id
+        self.doing = "listing the data sets"
+
+    def one(self, data_set_id):
+        key = {"AwsAccountId": self.account_id, "DataSetId": data_set_id}
+        self.doing = f"reading the data set {data_set_id!r}"
+        found = missing_ok(self.client.describe_data_set, **key)
+        if not found:
+            return []
+        data_set = found["DataSet"]
+        self.doing = f"reading the permissions of the data set {data_set_id!r}"
+        permissions = permissions_dict((missing_ok(self.client.describe_data_set_permissions, **key) or {}).get("Permissions"))
+        self.doing = f"reading the tags of the data set {data_set_id!r}"
+        tags = list_tags(self.client, data_set["Arn"])
+        schedules, properties = [], None
+        if data_set.get("ImportMode") == "SPICE":
+            self.doing = f"reading the refresh properties of the data set {data_set_id!r}"
+            properties = (missing_ok(self.client.describe_data_set_refresh_properties, **key) or {}).get("DataSetRefreshProperties")
+            self.doing = f"listing the refresh schedules of the data set {data_set_id!r}"
+            schedules = (missing_ok(self.client.list_refresh_schedules, **key) or {}).get("RefreshSchedules", [])
+        return [
+            {
+                "arn": data_set.get("Arn"),
+                "data_set_id": data_set.get("DataSetId"),
+                "name": data_set.get("Name"),
+                "import_mode": data_set.get("ImportMode"),
+                "created_time": iso(data_set.get("CreatedTime")),
+                "last_updated_time": iso(data_set.get("LastUpdatedTime")),
+                "columns": input_columns(data_set),
+                "output_columns": [{"name": column.get("Name"), "type": column.get("Type")} for column in data_set.get("OutputColumns") or []],
+                "physical_table_map": {table_id: camel_dict_to_snake_dict(table) for table_id, table in (data_set.get("PhysicalTableMap") or {}).items()},
+                "logical_table_map": {table_id: camel_dict_to_snake_dict(table) for table_id, table in (data_set.get("LogicalTableMap") or {}).items()},
+                "consumed_spice_capacity_in_bytes": data_set.get("ConsumedSpiceCapacityInBytes"),
+                "permissions": [{"principal": arn, "actions": actions} for arn, actions in sorted(permissions.items())],
+                "tags": tags,
+                "refresh_schedules": sorted((schedule_view(schedule) for schedule in schedules), key=lambda view: view["schedule_id"] or ""),
+                "incremental_refresh": incremental_view(properties),
+            }
+        ]
+
+    def all(self):
+        self.doing = "listing the data sets"
+        summaries, token = [], None
+        while True:
+            page = self.client.list_data_sets(aws_retry=True, AwsAccountId=self.account_id, **({"NextToken": token} if token else {}))
+            summaries.extend(page.get("DataSetSummaries", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+        views = [
+            {
+                "arn": summary.get("Arn"),
+                "data_set_id": summary.get("DataSetId"),
+                "name": summary.get("Name"),
+                "import_mode": summary.get("ImportMode"),
+                "created_time": iso(summary.get("CreatedTime")),
+                "last_updated_time": iso(summary.get("LastUpdatedTime")),
+            }
+            for summary in summaries
+        ]
+        return sorted(views, key=lambda view: view["data_set_id"] or "")
+
+
+def main():
+    module = AnsibleAWSModule(argument_spec=dict(data_set_id=dict(type="str")), supports_check_mode=True)
+    data_set_id = module.params["data_set_id"]
+    if data_set_id is not None:
+        problem = resource_id_error("data_set_id", data_set_id)
+        if problem:
+            module.fail_json(msg=problem)
+    reader = None
+    try:
+        account_id = account_info(module)[0]
+        reader = Reader(quicksight_client(module), account_id)
+        data_sets = reader.one(data_set_id) if data_set_id is not None else reader.all()
+    except (AnsibleAWSError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        fail_aws(module, error, f"QuickSight: {reader.doing if reader else 'finding the account'}")
+    module.exit_json(changed=False, data_sets=data_sets)
+
+
+if __name__ == "__main__":
+    main()
