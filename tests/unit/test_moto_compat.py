@@ -459,3 +459,269 @@ def test_iot_certificate_from_csr_certifies_the_csr_key(cfn) -> None:
     assert cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "compat-csr"
     assert iot.describe_certificate(certificateId=made["certificateId"])["certificateDescription"]["status"] == "ACTIVE"
+
+
+# --- 18: CloudFormation makes Glue databases and tables and Athena workgroups ---------------------------------------------
+GLUE_TEMPLATE = """
+Parameters:
+  Results: {Type: String, Default: "s3://compat-history/athena-results/"}
+  Classification: {Type: String, Default: parquet}
+Resources:
+  Database:
+    Type: AWS::Glue::Database
+    Properties:
+      CatalogId: {Ref: "AWS::AccountId"}
+      DatabaseInput: {Name: NAME_history, Description: Telemetry history}
+  Table:
+    Type: AWS::Glue::Table
+    Properties:
+      CatalogId: {Ref: "AWS::AccountId"}
+      DatabaseName: {Ref: Database}
+      TableInput:
+        Name: telemetry
+        TableType: EXTERNAL_TABLE
+        Parameters: {classification: {Ref: Classification}, projection.enabled: "true", projection.dt.type: date}
+        PartitionKeys: [{Name: dt, Type: string}]
+        StorageDescriptor:
+          Location: s3://compat-history/telemetry/
+          Columns: [{Name: sensor_id, Type: string}, {Name: vehicle_count, Type: int}]
+  WorkGroup:
+    Type: AWS::Athena::WorkGroup
+    Properties:
+      Name: NAME-analytics
+      Description: Athena over the history
+      State: ENABLED
+      Tags: [{Key: app, Value: traffic}]
+      WorkGroupConfiguration:
+        EnforceWorkGroupConfiguration: true
+        BytesScannedCutoffPerQuery: 10737418240
+        ResultConfiguration: {OutputLocation: {Ref: Results}}
+Outputs:
+  DatabaseName: {Value: {Ref: Database}}
+  TableName: {Value: {Ref: Table}}
+  WorkGroupName: {Value: {Ref: WorkGroup}}
+  EngineVersion: {Value: {"Fn::GetAtt": [WorkGroup, WorkGroupConfiguration.EngineVersion.EffectiveEngineVersion]}}
+"""
+
+
+def glue_stack(cfn, name: str, **parameters: str) -> dict[str, str]:
+    """Create (or, when it exists, update) the stack NAME with GLUE_TEMPLATE; its outputs."""
+    call = cfn.update_stack if name in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] else cfn.create_stack
+    call(StackName=name, TemplateBody=GLUE_TEMPLATE.replace("NAME", name),
+         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    [stack] = cfn.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_cloudformation_makes_the_glue_database_table_and_athena_workgroup_of_the_template(cfn) -> None:
+    glue, athena = _client(cfn, "glue"), _client(cfn, "athena")
+    outputs = glue_stack(cfn, "glue1")
+    # the Refs are the names, as on AWS (moto alone: no such resources, and these outputs are dropped)
+    assert outputs == {"DatabaseName": "glue1_history", "TableName": "telemetry", "WorkGroupName": "glue1-analytics",
+                       "EngineVersion": "Athena engine version 3"}
+    assert glue.get_database(Name="glue1_history")["Database"]["Description"] == "Telemetry history"
+    table = glue.get_table(DatabaseName="glue1_history", Name="telemetry")["Table"]
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert table["Parameters"] == {"classification": "parquet", "projection.enabled": "true", "projection.dt.type": "date"}
+    assert table["TableType"] == "EXTERNAL_TABLE"
+    assert table["StorageDescriptor"] == {"Location": "s3://compat-history/telemetry/",
+                                          "Columns": [{"Name": "sensor_id", "Type": "string"}, {"Name": "vehicle_count", "Type": "int"}]}
+    group = athena.get_work_group(WorkGroup="glue1-analytics")["WorkGroup"]
+    assert group["Configuration"]["ResultConfiguration"] == {"OutputLocation": "s3://compat-history/athena-results/"}
+    assert group["Configuration"]["EnforceWorkGroupConfiguration"] is True
+    assert group["Configuration"]["BytesScannedCutoffPerQuery"] == 10737418240
+    assert (group["Description"], group["State"]) == ("Athena over the history", "ENABLED")
+    arn = "arn:aws:athena:us-east-1:123456789012:workgroup/glue1-analytics"
+    assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "app", "Value": "traffic"}]
+
+
+def test_cloudformation_updates_the_glue_table_and_athena_workgroup_in_place(cfn) -> None:
+    glue, athena = _client(cfn, "glue"), _client(cfn, "athena")
+    glue_stack(cfn, "glue2")
+    glue_stack(cfn, "glue2", Classification="json", Results="s3://compat-other/results/")
+    table = glue.get_table(DatabaseName="glue2_history", Name="telemetry")["Table"]
+    assert table["Parameters"]["classification"] == "json"
+    assert table["VersionId"] == "2"  # UpdateTable, as AWS does: the table was not dropped with its database
+    assert len(glue.get_table_versions(DatabaseName="glue2_history", TableName="telemetry")["TableVersions"]) == 2
+    group = athena.get_work_group(WorkGroup="glue2-analytics")["WorkGroup"]
+    assert group["Configuration"]["ResultConfiguration"]["OutputLocation"] == "s3://compat-other/results/"
+    assert [g["Name"] for g in athena.list_work_groups()["WorkGroups"]].count("glue2-analytics") == 1
+
+
+def test_cloudformation_deletes_the_glue_and_athena_resources_with_the_stack(cfn) -> None:
+    glue, athena = _client(cfn, "glue"), _client(cfn, "athena")
+    glue_stack(cfn, "glue3")
+    cfn.delete_stack(StackName="glue3")
+    [summary] = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "glue3"]
+    assert summary["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_database(Name="glue3_history")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName="glue3_history", Name="telemetry")
+    assert "glue3-analytics" not in [g["Name"] for g in athena.list_work_groups()["WorkGroups"]]
+
+
+# --- 19: QuickSight: Enterprise edition, data sets, permissions, refresh --------------------------------------------------
+ACCOUNT = "123456789012"
+ADMINS = f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/admins"
+VIEWERS = f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/viewers"
+
+
+def data_source(qs, data_source_id: str, permissions: list | None = None) -> str:
+    return qs.create_data_source(AwsAccountId=ACCOUNT, DataSourceId=data_source_id, Name=data_source_id, Type="ATHENA",
+                                 DataSourceParameters={"AthenaParameters": {"WorkGroup": "analytics"}},
+                                 **({"Permissions": permissions} if permissions else {}))["Arn"]
+
+
+def data_set_request(qs, data_set_id: str, import_mode: str = "SPICE") -> dict:
+    columns = [{"Name": "zone", "Type": "STRING"}, {"Name": "hour", "Type": "DATETIME"}, {"Name": "readings", "Type": "INTEGER"}]
+    return {
+        "AwsAccountId": ACCOUNT, "DataSetId": data_set_id, "Name": f"{data_set_id} history", "ImportMode": import_mode,
+        "PhysicalTableMap": {"history": {"CustomSql": {"DataSourceArn": data_source(qs, f"{data_set_id}-source"), "Name": "zone_hourly",
+                                                       "SqlQuery": "SELECT zone, hour, readings FROM zone_hourly", "Columns": columns}}},
+        "LogicalTableMap": {"history": {"Alias": "zone_hourly", "Source": {"PhysicalTableId": "history"}}},
+        "DataSetUsageConfiguration": {"DisableUseAsDirectQuerySource": False, "DisableUseAsImportedSource": False},
+        "Permissions": [{"Principal": ADMINS, "Actions": ["quicksight:DescribeDataSet", "quicksight:UpdateDataSet"]}],
+        "Tags": [{"Key": "app", "Value": "traffic"}],
+    }
+
+
+def test_quicksight_account_is_enterprise(cfn) -> None:
+    settings = _client(cfn, "quicksight").describe_account_settings(AwsAccountId=ACCOUNT)["AccountSettings"]
+    assert settings["Edition"] == "ENTERPRISE"  # moto alone: STANDARD, which has no groups
+    assert settings["DefaultNamespace"] == "default"
+
+
+def test_quicksight_data_set_keeps_the_create_request(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    request = data_set_request(qs, "ds-keep")
+    created = qs.create_data_set(**request)
+    arn = f"arn:aws:quicksight:us-east-1:{ACCOUNT}:dataset/ds-keep"  # AWS's form (moto alone: data-set/)
+    assert (created["Status"], created["Arn"], created["DataSetId"]) == (201, arn, "ds-keep")
+    assert created["IngestionArn"] == f"{arn}/ingestion/{created['IngestionId']}"  # SPICE: creation starts an ingestion
+    data_set = qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-keep")["DataSet"]
+    sent = {k: v for k, v in request.items() if k not in ("AwsAccountId", "Permissions", "Tags")}
+    assert {k: data_set[k] for k in sent} == sent
+    assert data_set["Arn"] == arn and data_set["CreatedTime"] == data_set["LastUpdatedTime"]
+    assert "Permissions" not in data_set and "Tags" not in data_set  # not part of a DataSet, as on AWS
+    assert qs.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "app", "Value": "traffic"}]
+    with pytest.raises(qs.exceptions.ResourceExistsException):
+        qs.create_data_set(**request)
+
+
+def test_quicksight_unknown_data_set_is_resource_not_found_with_http_404(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    for call in (lambda: qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="absent"),
+                 lambda: qs.update_data_set(AwsAccountId=ACCOUNT, DataSetId="absent", Name="n", ImportMode="SPICE", PhysicalTableMap={}),
+                 lambda: qs.delete_data_set(AwsAccountId=ACCOUNT, DataSetId="absent"),
+                 lambda: qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId="absent")):
+        with pytest.raises(qs.exceptions.ResourceNotFoundException) as error:  # moto alone: an HTML 404 page (or HTTP 400)
+            call()
+        response = error.value.response
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "ResourceNotFoundException"
+        assert "absent" in response["Error"]["Message"]
+
+
+def test_quicksight_data_set_update_list_and_delete(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    request = data_set_request(qs, "ds-change")
+    qs.create_data_set(**request)
+    changed = {"Name": "renamed", "ImportMode": "DIRECT_QUERY", "PhysicalTableMap": request["PhysicalTableMap"]}
+    updated = qs.update_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-change", **changed)
+    assert updated["Arn"].endswith(":dataset/ds-change") and "IngestionId" not in updated  # no ingestion for DIRECT_QUERY
+    data_set = qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-change")["DataSet"]
+    assert {k: data_set[k] for k in changed} == changed
+    assert "LogicalTableMap" not in data_set  # UpdateDataSet replaces the definition, as on AWS
+    assert data_set["LastUpdatedTime"] > data_set["CreatedTime"]
+    [summary] = [s for s in qs.list_data_sets(AwsAccountId=ACCOUNT)["DataSetSummaries"] if s["DataSetId"] == "ds-change"]
+    assert (summary["Name"], summary["ImportMode"], summary["Arn"]) == ("renamed", "DIRECT_QUERY", updated["Arn"])
+    schedule = {"ScheduleId": "daily", "ScheduleFrequency": {"Interval": "DAILY"}, "RefreshType": "FULL_REFRESH"}
+    qs.create_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="ds-change", Schedule=schedule)
+    deleted = qs.delete_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-change")
+    assert (deleted["Arn"], deleted["DataSetId"]) == (updated["Arn"], "ds-change")
+    assert "ds-change" not in [s["DataSetId"] for s in qs.list_data_sets(AwsAccountId=ACCOUNT)["DataSetSummaries"]]
+    with pytest.raises(qs.exceptions.ResourceNotFoundException):
+        qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-change")
+    qs.create_data_set(**request)  # the id is free again
+    assert qs.describe_data_set(AwsAccountId=ACCOUNT, DataSetId="ds-change")["DataSet"]["Name"] == "ds-change history"
+    assert qs.list_refresh_schedules(AwsAccountId=ACCOUNT, DataSetId="ds-change")["RefreshSchedules"] == []  # gone with the old one
+
+
+def test_quicksight_permissions_come_from_create_and_change_by_grant_and_revoke(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    resources = {  # kind: (id parameter, id, the owner actions the Create call grants)
+        "data_source": ("DataSourceId", "perm-source", ["quicksight:DescribeDataSource", "quicksight:UpdateDataSource"]),
+        "data_set": ("DataSetId", "perm-set", ["quicksight:DescribeDataSet", "quicksight:UpdateDataSet"]),
+        "dashboard": ("DashboardId", "perm-board", ["quicksight:DescribeDashboard", "quicksight:UpdateDashboard"]),
+    }
+    data_source(qs, "perm-source", [{"Principal": ADMINS, "Actions": resources["data_source"][2]}])
+    qs.create_data_set(**{**data_set_request(qs, "perm-set"), "Permissions": [{"Principal": ADMINS, "Actions": resources["data_set"][2]}]})
+    qs.create_dashboard(AwsAccountId=ACCOUNT, DashboardId="perm-board", Name="Traffic",
+                        SourceEntity={"SourceTemplate": {"Arn": f"arn:aws:quicksight:us-east-1:{ACCOUNT}:template/t", "DataSetReferences": []}},
+                        Permissions=[{"Principal": ADMINS, "Actions": resources["dashboard"][2]}])
+    for kind, (key, resource_id, (describe, update)) in resources.items():
+        def permissions(kind=kind, key=key, resource_id=resource_id) -> dict:
+            return getattr(qs, f"describe_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: resource_id})
+
+        assert permissions()["Permissions"] == [{"Principal": ADMINS, "Actions": [describe, update]}], kind  # moto alone: no route
+        answer = getattr(qs, f"update_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: resource_id},
+                                                            GrantPermissions=[{"Principal": VIEWERS, "Actions": [describe]}],
+                                                            RevokePermissions=[{"Principal": ADMINS, "Actions": [update]}])
+        now = permissions()
+        arn_key = key.replace("Id", "Arn")
+        assert now[key] == resource_id and now[arn_key] == answer[arn_key] and now[arn_key].endswith(f"/{resource_id}")
+        assert now["Permissions"] == [{"Principal": ADMINS, "Actions": [describe]}, {"Principal": VIEWERS, "Actions": [describe]}], kind
+        if kind == "dashboard":
+            assert answer["Permissions"] == now["Permissions"]  # only UpdateDashboardPermissions returns them
+        # revoking a principal's last action removes the principal
+        getattr(qs, f"update_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: resource_id},
+                                                  RevokePermissions=[{"Principal": ADMINS, "Actions": [describe]}])
+        assert permissions()["Permissions"] == [{"Principal": VIEWERS, "Actions": [describe]}], kind
+        for verb in ("describe", "update"):
+            with pytest.raises(qs.exceptions.ResourceNotFoundException):
+                getattr(qs, f"{verb}_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: "absent"})
+
+
+def test_quicksight_data_set_refresh_properties(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    qs.create_data_set(**data_set_request(qs, "refresh-props"))
+    qs.create_data_set(**data_set_request(qs, "refresh-direct", import_mode="DIRECT_QUERY"))
+    with pytest.raises(qs.exceptions.ResourceNotFoundException):  # none set yet
+        qs.describe_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-props")
+    properties = {"RefreshConfiguration": {"IncrementalRefresh": {"LookbackWindow": {"ColumnName": "hour", "Size": 1, "SizeUnit": "DAY"}}}}
+    qs.put_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-props", DataSetRefreshProperties=properties)
+    assert qs.describe_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-props")["DataSetRefreshProperties"] == properties
+    qs.delete_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-props")
+    with pytest.raises(qs.exceptions.ResourceNotFoundException):
+        qs.describe_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-props")
+    with pytest.raises(qs.exceptions.InvalidParameterValueException, match="not a SPICE dataset"):  # AWS's answer for DIRECT_QUERY
+        qs.describe_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="refresh-direct")
+    with pytest.raises(qs.exceptions.ResourceNotFoundException):
+        qs.put_data_set_refresh_properties(AwsAccountId=ACCOUNT, DataSetId="absent", DataSetRefreshProperties=properties)
+
+
+def test_quicksight_refresh_schedules(cfn) -> None:
+    qs = _client(cfn, "quicksight")
+    arn = qs.create_data_set(**data_set_request(qs, "refresh-sched"))["Arn"]
+    hourly = {"ScheduleId": "hourly", "ScheduleFrequency": {"Interval": "HOURLY", "Timezone": "Europe/Berlin"}, "RefreshType": "INCREMENTAL_REFRESH"}
+    made = qs.create_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", Schedule=hourly)
+    assert (made["ScheduleId"], made["Arn"]) == ("hourly", f"{arn}/refresh-schedule/hourly")
+    with pytest.raises(qs.exceptions.ResourceExistsException):
+        qs.create_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", Schedule=hourly)
+    assert qs.list_refresh_schedules(AwsAccountId=ACCOUNT, DataSetId="refresh-sched")["RefreshSchedules"] == [{**hourly, "Arn": made["Arn"]}]
+
+    daily = {"ScheduleId": "hourly", "ScheduleFrequency": {"Interval": "DAILY", "TimeOfTheDay": "03:00"}, "RefreshType": "FULL_REFRESH"}
+    qs.update_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", Schedule=daily)
+    described = qs.describe_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", ScheduleId="hourly")
+    assert described["RefreshSchedule"] == {**daily, "Arn": made["Arn"]} and described["Arn"] == made["Arn"]
+    with pytest.raises(qs.exceptions.ResourceNotFoundException):
+        qs.update_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", Schedule={**daily, "ScheduleId": "other"})
+
+    assert qs.delete_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", ScheduleId="hourly")["ScheduleId"] == "hourly"
+    assert qs.list_refresh_schedules(AwsAccountId=ACCOUNT, DataSetId="refresh-sched")["RefreshSchedules"] == []
+    for call in (lambda: qs.delete_refresh_schedule(AwsAccountId=ACCOUNT, DataSetId="refresh-sched", ScheduleId="hourly"),
+                 lambda: qs.list_refresh_schedules(AwsAccountId=ACCOUNT, DataSetId="absent")):
+        with pytest.raises(qs.exceptions.ResourceNotFoundException):
+            call()

@@ -55,6 +55,19 @@ One more is missing API rather than different behaviour:
 17. IoT CreateCertificateFromCsr certifies a fresh key that moto makes itself, not the CSR's public key, so a device
     could never use the certificate and nobody could tell which CSR it came from. The certificate now certifies the
     CSR's key and subject (still issued by "Moto", one year, as before).
+18. CloudFormation has no model for AWS::Glue::Database, AWS::Glue::Table and AWS::Athena::WorkGroup: it skips them
+    and still reports CREATE_COMPLETE (an Output that Refs one is dropped). AWS creates them. They are now made with
+    moto's Glue CreateDatabase/CreateTable (the DatabaseInput/TableInput as given) and Athena CreateWorkGroup
+    (WorkGroupConfiguration, Description, Tags, State); Ref is the name, as on AWS. An update changes them in place
+    (Glue UpdateDatabase/UpdateTable, a new table version; the workgroup is made again under its name, as moto has no
+    UpdateWorkGroup); a new name replaces them; they are deleted with the stack.
+19. QuickSight: (a) DescribeAccountSettings says Edition STANDARD; the collection needs groups, which only Enterprise
+    edition has: the local account is an Enterprise one. (b) DescribeDataSet, UpdateDataSet, DeleteDataSet and
+    ListDataSets have no route (an HTML 404) and CreateDataSet keeps only the id and name; (c) no *Permissions call
+    of data sources, data sets or dashboards exists; (d) nor do a data set's refresh properties and schedules. They
+    now keep what the calls send and answer as AWS documents them: data set ARNs in AWS's form (dataset/ID; moto:
+    data-set/ID), ResourceNotFoundException with HTTP 404 (moto: 400), ResourceExistsException (409) for an id in
+    use, and AWS's InvalidParameterValueException for refresh properties of a DIRECT_QUERY data set.
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -63,6 +76,7 @@ pointed at AWS or LocalStack, the collection does not use it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import functools
@@ -72,31 +86,46 @@ import re
 import sys
 import threading
 from typing import Any, Callable
+from urllib.parse import unquote
 
 import moto.backends
+import moto.cloudformation.parsing as cloudformation_parsing
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from moto.athena.models import athena_backends
 from moto.awslambda.models import LambdaBackend, LambdaFunction
-from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.common_models import CloudFormationModel
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
-from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp, utcnow
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.events.models import Archive, EventTemplateParser, Rule
+from moto.glue.exceptions import EntityNotFoundException
+from moto.glue.models import glue_backends
 from moto.iot.exceptions import CertificateStateException, DeleteConflictException
 from moto.iot.models import FakeCertificate, FakePolicy, IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 from moto.kinesis.models import Shard
+from moto.moto_api._internal import mock_random
+from moto.quicksight import urls as quicksight_urls
+from moto.quicksight.data_models import QuicksightAccountSettings, QuicksightDataSet
+from moto.quicksight.exceptions import InvalidParameterValueException
+from moto.quicksight.exceptions import ResourceNotFoundException as QuickSightNotFound
+from moto.quicksight.models import QuickSightBackend
+from moto.quicksight.responses import QuickSightResponse
 from moto.server import main
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
+from moto.utilities.utils import get_partition
 
 LOG = logging.getLogger("moto_server_compat")
 
@@ -545,6 +574,463 @@ def create_certificate_from_csr(self: IoTBackend, csr: str, set_as_active: bool)
 
 
 IoTBackend.create_certificate_from_csr = create_certificate_from_csr  # type: ignore[method-assign]
+
+# --- 18: CloudFormation makes Glue databases and tables and Athena workgroups ------------------------------------------
+# moto has no CloudFormation model for these three types: it logs "No Moto CloudFormation support", skips them and
+# still reports CREATE_COMPLETE. These models make them through moto's own Glue and Athena backends, with the Ref AWS
+# gives (the name), update them, and delete them with the stack. moto finds models as CloudFormationModel's direct
+# __subclasses__() (cached), and its model metaclass files each model under the service its module names.
+class _MadeByStack:
+    """What the three models share: Ref = the name, created at once, deleted by name, no Fn::GetAtt by default."""
+
+    def __init__(self, account_id: str, region_name: str, name: str, **identity: str) -> None:
+        self.account_id, self.region_name, self.name = account_id, region_name, name
+        self.__dict__.update(identity)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""  # the name is inside DatabaseInput / TableInput
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.delete_from_cloudformation_json(self.name, {"Properties": self._identity()}, account_id, region_name)  # type: ignore[attr-defined]
+
+    def _identity(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _replace(cls, old: Any, new_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+        """AWS's replacement: the new resource first, then the old one is deleted."""
+        new = cls.create_from_cloudformation_json(new_name, cloudformation_json, account_id, region_name)  # type: ignore[attr-defined]
+        old.delete(account_id, region_name)
+        return new
+
+
+class GlueDatabaseFromStack(_MadeByStack, CloudFormationModel):
+    """AWS::Glue::Database: Glue CreateDatabase with the DatabaseInput as given."""
+
+    __module__ = "moto.glue.compat"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Glue::Database"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any) -> Any:
+        database_input = {"Name": resource_name.lower(), **cloudformation_json["Properties"]["DatabaseInput"]}
+        glue_backends[account_id][region_name].create_database(database_input["Name"], database_input)
+        return cls(account_id, region_name, database_input["Name"])
+
+    @classmethod
+    def update_from_cloudformation_json(  # moto passes these by keyword
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Any:
+        database_input = {"Name": original_resource.name, **cloudformation_json["Properties"]["DatabaseInput"]}
+        if database_input["Name"] != original_resource.name:
+            return cls._replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        glue_backends[account_id][region_name].update_database(original_resource.name, database_input)  # in place: its tables stay
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
+        with contextlib.suppress(EntityNotFoundException):
+            glue_backends[account_id][region_name].delete_database(resource_name)  # with its tables, as Glue does
+
+
+class GlueTableFromStack(_MadeByStack, CloudFormationModel):
+    """AWS::Glue::Table: Glue CreateTable in DatabaseName with the TableInput as given."""
+
+    __module__ = "moto.glue.compat"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Glue::Table"
+
+    def _identity(self) -> dict[str, Any]:
+        return {"DatabaseName": self.database_name}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        table_input = {"Name": resource_name.lower(), **copy.deepcopy(properties["TableInput"])}
+        glue_backends[account_id][region_name].create_table(
+            properties["DatabaseName"], table_input["Name"], table_input, open_table_format_input=properties.get("OpenTableFormatInput")
+        )
+        return cls(account_id, region_name, table_input["Name"], database_name=properties["DatabaseName"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        table_input = {"Name": original_resource.name, **copy.deepcopy(properties["TableInput"])}
+        if (properties["DatabaseName"], table_input["Name"]) != (original_resource.database_name, original_resource.name):
+            return cls._replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        glue_backends[account_id][region_name].update_table(original_resource.database_name, original_resource.name, table_input)  # a new version
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
+        with contextlib.suppress(EntityNotFoundException):  # the stack may have deleted its database (and so the table) first
+            glue_backends[account_id][region_name].delete_table(cloudformation_json["Properties"]["DatabaseName"], resource_name)
+
+
+class AthenaWorkGroupFromStack(_MadeByStack, CloudFormationModel):
+    """AWS::Athena::WorkGroup: Athena CreateWorkGroup with WorkGroupConfiguration, Description, Tags and State."""
+
+    __module__ = "moto.athena.compat"
+    ATTRIBUTES = ("CreationTime", "WorkGroupConfiguration.EngineVersion.EffectiveEngineVersion")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Athena::WorkGroup"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self.ATTRIBUTES:
+            raise UnformattedGetAttTemplateException()
+        if attribute_name == "CreationTime":
+            return self.creation_time
+        return athena_backends[self.account_id][self.region_name].work_groups[self.name].configuration["EngineVersion"]["EffectiveEngineVersion"]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        configuration = copy.deepcopy(properties.get("WorkGroupConfiguration", {}))
+        backend = athena_backends[account_id][region_name]
+        made = backend.create_work_group(resource_name, configuration, properties.get("Description", ""), properties.get("Tags", []))
+        if made is None:
+            raise ValidationError(message=f"WorkGroup {resource_name} already exists")
+        made.state = properties.get("State", "ENABLED")
+        return cls(account_id, region_name, resource_name, creation_time=kwargs.get("creation_time") or iso_8601_datetime_without_milliseconds(utcnow()))
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> Any:
+        if new_resource_name != original_resource.name:
+            return cls._replace(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        # AWS updates a workgroup in place; moto has no UpdateWorkGroup, so it is made again under its name (same CreationTime).
+        original_resource.delete(account_id, region_name)
+        created = original_resource.creation_time
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name, creation_time=created)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
+        backend = athena_backends[account_id][region_name]
+        work_group = backend.work_groups.get(resource_name)
+        if work_group is not None:
+            backend.tagger.delete_all_tags_for_resource(work_group.arn)
+            backend.delete_work_group(resource_name)
+
+
+for _cached in (cloudformation_parsing.get_model_list, cloudformation_parsing.get_model_map, cloudformation_parsing.get_name_type_map):
+    _cached.cache_clear()
+
+
+# --- 19: QuickSight: Enterprise edition, data sets, permissions, refresh ------------------------------------------------
+# (a) moto's account settings say Edition STANDARD; the collection needs groups, which only Enterprise has.
+_account_settings_init = QuicksightAccountSettings.__init__
+
+
+def account_settings_init(self: QuicksightAccountSettings, *args: Any, **kwargs: Any) -> None:
+    """The local account is subscribed to QuickSight Enterprise edition."""
+    _account_settings_init(self, *args, **kwargs)
+    self.edition = "ENTERPRISE"
+
+
+QuicksightAccountSettings.__init__ = account_settings_init  # type: ignore[method-assign]
+QuickSightNotFound.code = 404  # AWS answers ResourceNotFoundException with HTTP 404 (moto: 400)
+
+
+class ResourceExistsException(JsonRESTError):
+    code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceExistsException", message)
+
+
+# (b)-(d) moto routes only .../data-sets (CreateDataSet, which keeps the id and name; ListDataSets: HTTP 500) and the
+# ingestion paths; every other data-set path and the permissions paths answer an HTML 404. AWS keeps a data set's whole
+# definition, each resource's permissions (principal -> actions), and a SPICE data set's refresh properties and
+# schedules. These routes (the paths of botocore's QuickSight model) and handlers do the same.
+_ACCOUNT = r"{0}/accounts/(?P<account_id>[\d]+)"
+quicksight_urls.url_paths.update(
+    {
+        _ACCOUNT + path: QuickSightResponse.dispatch
+        for path in (
+            r"/data-sets/(?P<datasetid>[^/]+)$",
+            r"/data-sets/(?P<datasetid>[^/]+)/permissions$",
+            r"/data-sets/(?P<datasetid>[^/]+)/refresh-properties$",
+            r"/data-sets/(?P<datasetid>[^/]+)/refresh-schedules$",
+            r"/data-sets/(?P<datasetid>[^/]+)/refresh-schedules/(?P<scheduleid>[^/]+)$",
+            r"/data-sources/(?P<datasourceid>[^/]+)/permissions$",
+            r"/dashboards/(?P<dashboard_id>[^/]+)/permissions$",
+        )
+    }
+)
+# What DescribeDataSet returns of the CreateDataSet/UpdateDataSet request (Permissions, Tags and FolderArns are not in it).
+_NOT_IN_DATA_SET = ("AwsAccountId", "Permissions", "Tags", "FolderArns")
+
+
+def _store(backend: QuickSightBackend, name: str) -> dict[str, Any]:
+    """A table of this launcher's on the backend: moto's reset (which clears the backend's __dict__) empties it."""
+    return backend.__dict__.setdefault(f"compat_{name}", {})
+
+
+def _uri(self: QuickSightResponse, name: str) -> str:
+    return unquote(self.uri_match[name])
+
+
+def _epoch(moment: datetime.datetime) -> float:
+    return moment.timestamp()
+
+
+def _data_set(self: QuickSightResponse) -> QuicksightDataSet:
+    data_set_id = _uri(self, "DataSetId")
+    data_set = self.quicksight_backend.data_sets.get(data_set_id)
+    if data_set is None:
+        raise QuickSightNotFound(f"Data set {data_set_id} not found")
+    return data_set
+
+
+def _ingestion(data_set: QuicksightDataSet) -> dict[str, str]:
+    """SPICE: creating or updating a data set starts an ingestion (AWS returns its ARN and id)."""
+    if data_set.definition.get("ImportMode") != "SPICE":
+        return {}
+    ingestion_id = str(mock_random.uuid4())
+    return {"IngestionArn": f"{data_set.arn}/ingestion/{ingestion_id}", "IngestionId": ingestion_id}
+
+
+def create_data_set(self: QuickSightResponse) -> Any:
+    request = json.loads(self.body)
+    backend = self.quicksight_backend
+    data_set_id = request["DataSetId"]
+    if data_set_id in backend.data_sets:
+        raise ResourceExistsException(f"Data set {data_set_id} already exists")
+    data_set = QuicksightDataSet(backend.account_id, backend.region_name, data_set_id, name=request["Name"])
+    data_set.arn = f"arn:{get_partition(backend.region_name)}:quicksight:{backend.region_name}:{backend.account_id}:dataset/{data_set_id}"  # AWS's
+    data_set.definition = {k: v for k, v in request.items() if k not in _NOT_IN_DATA_SET}
+    data_set.created = data_set.updated = utcnow()
+    backend.data_sets[data_set_id] = data_set
+    if request.get("Tags"):
+        backend.tagger.tag_resource(data_set.arn, request["Tags"])
+    _store(backend, "permissions")[data_set.arn] = _granted([], request.get("Permissions") or [], [])
+    return 201, {"status": 201}, json.dumps({"Arn": data_set.arn, "DataSetId": data_set_id, **_ingestion(data_set), "RequestId": "request_id"})
+
+
+def describe_data_set(self: QuickSightResponse) -> str:
+    data_set = _data_set(self)
+    described = {"Arn": data_set.arn, **data_set.definition, "CreatedTime": _epoch(data_set.created), "LastUpdatedTime": _epoch(data_set.updated)}
+    if described.get("ImportMode") == "SPICE":
+        described["ConsumedSpiceCapacityInBytes"] = 0  # nothing is ever ingested here
+    return json.dumps({"DataSet": described, "RequestId": "request_id"})
+
+
+def update_data_set(self: QuickSightResponse) -> str:
+    """AWS's UpdateDataSet replaces the definition: what the request leaves out is gone."""
+    data_set = _data_set(self)
+    request = json.loads(self.body)
+    data_set.definition = {"DataSetId": data_set._id, **{k: v for k, v in request.items() if k not in _NOT_IN_DATA_SET}}
+    data_set.name, data_set.updated = request["Name"], utcnow()
+    return json.dumps({"Arn": data_set.arn, "DataSetId": data_set._id, **_ingestion(data_set), "RequestId": "request_id"})
+
+
+def delete_data_set(self: QuickSightResponse) -> str:
+    data_set = _data_set(self)
+    backend = self.quicksight_backend
+    del backend.data_sets[data_set._id]
+    backend.tagger.delete_all_tags_for_resource(data_set.arn)
+    for table in ("permissions", "refresh_properties", "refresh_schedules"):
+        _store(backend, table).pop(data_set.arn, None)
+    return json.dumps({"Arn": data_set.arn, "DataSetId": data_set._id, "RequestId": "request_id"})
+
+
+def list_data_sets(self: QuickSightResponse) -> str:
+    """One page, as fix 15 does."""
+    summaries = [
+        {
+            "Arn": d.arn,
+            "DataSetId": d._id,
+            "Name": d.name,
+            "CreatedTime": _epoch(d.created),
+            "LastUpdatedTime": _epoch(d.updated),
+            "ImportMode": d.definition.get("ImportMode"),
+            "RowLevelPermissionTagConfigurationApplied": "RowLevelPermissionTagConfiguration" in d.definition,
+            "ColumnLevelPermissionRulesApplied": bool(d.definition.get("ColumnLevelPermissionRules")),
+        }
+        for d in self.quicksight_backend.data_sets.values()
+    ]
+    return json.dumps({"DataSetSummaries": summaries, "RequestId": "request_id"})
+
+
+# (c) Permissions: one table keyed by resource ARN, filled by the Create* calls' Permissions.
+def _granted(current: list[dict[str, Any]], grant: list[dict[str, Any]], revoke: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """AWS's Update*Permissions: GrantPermissions adds actions to a principal, RevokePermissions removes them."""
+    actions: dict[str, set[str]] = {p["Principal"]: set(p["Actions"]) for p in current}
+    for permission in grant:
+        actions.setdefault(permission["Principal"], set()).update(permission["Actions"])
+    for permission in revoke:
+        actions.get(permission["Principal"], set()).difference_update(permission["Actions"])
+    return [{"Principal": principal, "Actions": sorted(granted)} for principal, granted in actions.items() if granted]
+
+
+def _permissions_resource(self: QuickSightResponse, kind: str) -> tuple[str, str]:
+    """(id, ARN) of the data source, data set or dashboard the request names; ResourceNotFoundException if absent."""
+    if kind == "DataSet":
+        data_set = _data_set(self)
+        return data_set._id, data_set.arn
+    resource_id = _uri(self, f"{kind}Id")
+    found = (self.quicksight_backend.data_sources if kind == "DataSource" else self.quicksight_backend.dashboards).get(resource_id)
+    if found is None:
+        raise QuickSightNotFound(f"{kind} {resource_id} not found")
+    return resource_id, found.arn
+
+
+def _describing_permissions(kind: str) -> Callable[[QuickSightResponse], str]:
+    def describe_permissions(self: QuickSightResponse) -> str:
+        resource_id, arn = _permissions_resource(self, kind)
+        permissions = _store(self.quicksight_backend, "permissions").get(arn, [])
+        return json.dumps({f"{kind}Id": resource_id, f"{kind}Arn": arn, "Permissions": permissions, "RequestId": "request_id"})
+
+    return describe_permissions
+
+
+def _updating_permissions(kind: str) -> Callable[[QuickSightResponse], str]:
+    def update_permissions(self: QuickSightResponse) -> str:
+        resource_id, arn = _permissions_resource(self, kind)
+        request = json.loads(self.body or "{}")
+        table = _store(self.quicksight_backend, "permissions")
+        table[arn] = _granted(table.get(arn, []), request.get("GrantPermissions") or [], request.get("RevokePermissions") or [])
+        answer = {f"{kind}Id": resource_id, f"{kind}Arn": arn, "RequestId": "request_id"}
+        if kind == "Dashboard":
+            answer["Permissions"] = table[arn]  # UpdateDashboardPermissions (only) returns them
+        return json.dumps(answer)
+
+    return update_permissions
+
+
+def _recording_permissions(create: Callable[[QuickSightResponse], Any], kind: str) -> Callable[[QuickSightResponse], Any]:
+    """moto's CreateDataSource/CreateDashboard, which drop the request's Permissions: they are kept here."""
+
+    def created(self: QuickSightResponse) -> Any:
+        response = create(self)
+        resource_id = self._get_param(f"{kind}Id")
+        found = (self.quicksight_backend.data_sources if kind == "DataSource" else self.quicksight_backend.dashboards)[resource_id]
+        _store(self.quicksight_backend, "permissions")[found.arn] = _granted([], self._get_param("Permissions") or [], [])
+        return response
+
+    created.__name__ = create.__name__
+    return created
+
+
+# (d) Refresh properties and schedules of a data set.
+def _refreshable(self: QuickSightResponse) -> QuicksightDataSet:
+    data_set = _data_set(self)
+    if data_set.definition.get("ImportMode") != "SPICE":  # AWS's answer for a DIRECT_QUERY data set
+        raise InvalidParameterValueException(f"The dataset {data_set._id} is not a SPICE dataset and is not supported for incremental refresh.")
+    return data_set
+
+
+def describe_data_set_refresh_properties(self: QuickSightResponse) -> str:
+    data_set = _refreshable(self)
+    properties = _store(self.quicksight_backend, "refresh_properties").get(data_set.arn)
+    if properties is None:
+        raise QuickSightNotFound(f"Refresh properties of data set {data_set._id} not found")
+    return json.dumps({"DataSetRefreshProperties": properties, "RequestId": "request_id"})
+
+
+def put_data_set_refresh_properties(self: QuickSightResponse) -> str:
+    data_set = _refreshable(self)
+    _store(self.quicksight_backend, "refresh_properties")[data_set.arn] = json.loads(self.body)["DataSetRefreshProperties"]
+    return json.dumps({"RequestId": "request_id"})
+
+
+def delete_data_set_refresh_properties(self: QuickSightResponse) -> str:
+    data_set = _data_set(self)
+    if _store(self.quicksight_backend, "refresh_properties").pop(data_set.arn, None) is None:
+        raise QuickSightNotFound(f"Refresh properties of data set {data_set._id} not found")
+    return json.dumps({"RequestId": "request_id"})
+
+
+def _schedules(self: QuickSightResponse) -> tuple[QuicksightDataSet, dict[str, dict[str, Any]]]:
+    data_set = _data_set(self)
+    return data_set, _store(self.quicksight_backend, "refresh_schedules").setdefault(data_set.arn, {})
+
+
+def _schedule_answer(data_set: QuicksightDataSet, schedule_id: str) -> str:
+    return json.dumps({"ScheduleId": schedule_id, "Arn": f"{data_set.arn}/refresh-schedule/{schedule_id}", "RequestId": "request_id"})
+
+
+def create_refresh_schedule(self: QuickSightResponse) -> str:
+    data_set, schedules = _schedules(self)
+    schedule = json.loads(self.body)["Schedule"]
+    if schedule["ScheduleId"] in schedules:
+        raise ResourceExistsException(f"Refresh schedule {schedule['ScheduleId']} already exists")
+    schedules[schedule["ScheduleId"]] = {**schedule, "Arn": f"{data_set.arn}/refresh-schedule/{schedule['ScheduleId']}"}
+    return _schedule_answer(data_set, schedule["ScheduleId"])
+
+
+def update_refresh_schedule(self: QuickSightResponse) -> str:
+    data_set, schedules = _schedules(self)
+    schedule = json.loads(self.body)["Schedule"]
+    if schedule["ScheduleId"] not in schedules:
+        raise QuickSightNotFound(f"Refresh schedule {schedule['ScheduleId']} not found")
+    schedules[schedule["ScheduleId"]] = {**schedule, "Arn": f"{data_set.arn}/refresh-schedule/{schedule['ScheduleId']}"}
+    return _schedule_answer(data_set, schedule["ScheduleId"])
+
+
+def _known_schedule(self: QuickSightResponse) -> tuple[QuicksightDataSet, dict[str, dict[str, Any]], str]:
+    data_set, schedules = _schedules(self)
+    schedule_id = _uri(self, "ScheduleId")
+    if schedule_id not in schedules:
+        raise QuickSightNotFound(f"Refresh schedule {schedule_id} not found")
+    return data_set, schedules, schedule_id
+
+
+def describe_refresh_schedule(self: QuickSightResponse) -> str:
+    _, schedules, schedule_id = _known_schedule(self)
+    return json.dumps({"RefreshSchedule": schedules[schedule_id], "Arn": schedules[schedule_id]["Arn"], "RequestId": "request_id"})
+
+
+def delete_refresh_schedule(self: QuickSightResponse) -> str:
+    data_set, schedules, schedule_id = _known_schedule(self)
+    del schedules[schedule_id]
+    return _schedule_answer(data_set, schedule_id)
+
+
+def list_refresh_schedules(self: QuickSightResponse) -> str:
+    _, schedules = _schedules(self)
+    return json.dumps({"RefreshSchedules": list(schedules.values()), "RequestId": "request_id"})
+
+
+QuickSightResponse.create_data_source = _recording_permissions(QuickSightResponse.create_data_source, "DataSource")  # type: ignore[method-assign]
+QuickSightResponse.create_dashboard = _recording_permissions(QuickSightResponse.create_dashboard, "Dashboard")  # type: ignore[method-assign]
+for _handler in (create_data_set, describe_data_set, update_data_set, delete_data_set, list_data_sets, describe_data_set_refresh_properties,
+                 put_data_set_refresh_properties, delete_data_set_refresh_properties, create_refresh_schedule, update_refresh_schedule,
+                 describe_refresh_schedule, delete_refresh_schedule, list_refresh_schedules):
+    setattr(QuickSightResponse, _handler.__name__, _handler)
+for _kind, _snake in (("DataSource", "data_source"), ("DataSet", "data_set"), ("Dashboard", "dashboard")):
+    setattr(QuickSightResponse, f"describe_{_snake}_permissions", _describing_permissions(_kind))
+    setattr(QuickSightResponse, f"update_{_snake}_permissions", _updating_permissions(_kind))
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])
