@@ -1,0 +1,1116 @@
+"""The QuickSight definitions the collection ships (files/quicksight/), checked offline before they reach AWS.
+
+- (a) Each data set file, rendered as the quicksight role renders it (Jinja, StrictUndefined), holds valid options of
+  smartcity.iot_analytics.quicksight_data_set (its documented options and its validate()), and the requests the module
+  builds from them (build_request, build_schedule, build_refresh_properties) validate against botocore's QuickSight model.
+- (b) The dashboard, with DataSetIdentifierDeclarations filled by quicksight_dashboard.build_definition, validates
+  against CreateDashboard's Definition; its ids are unique and every id it refers to exists.
+- (c) Every DataSetIdentifier and column the dashboard uses exists in the data set files, with a type that fits its use.
+- (d) Every Glue column the SQL reads exists in the template's HistoryTable with the type the SQL expects, the gateway
+  UNNEST names the struct's fields in their Glue order, and the readings data set exposes every reading field.
+- (e) The SQL runs: sqlglot transpiles the Athena (Trino) SQL to DuckDB, which runs it against a table built from the
+  template's Glue schema, holding telemetry messages as Firehose would write them; the results are compared with what
+  the stream processor itself (parse_batch, congestion_decision) makes of the same messages.
+
+What (e) cannot show: that Athena accepts the SQL (DuckDB and sqlglot stand in for Trino; the one dialect rewrite is
+the UNNEST of a row array, below), how Firehose's JSON-to-Parquet conversion coerces a value of the wrong JSON type,
+and that partition projection prunes on the dt filter.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import botocore.session
+import duckdb
+import jinja2
+import pytest
+import sqlglot
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from botocore.validate import ParamValidator
+from processor_support import SHARD  # first: it puts files/lambda on sys.path for stream_processor
+from sqlglot import exp
+from stream_processor.alerts import CONGESTION_ALERT, ZoneState, congestion_decision
+from stream_processor.readings import Caches, parse_batch
+
+from ansible_collections.smartcity.iot_analytics.plugins.modules import quicksight_dashboard, quicksight_data_set
+from conftest import ROOT
+
+DEFINITIONS = ROOT / "files" / "quicksight"
+DATA_SET_DIR = DEFINITIONS / "data_sets"
+DASHBOARD_FILE = DEFINITIONS / "dashboards" / "traffic_history.yml"
+TEMPLATE_FILE = ROOT / "files" / "iot-analytics-system.yaml"
+
+VARIABLES = {"quicksight_glue_database": "smartcity_test_history", "quicksight_glue_table": "telemetry"}
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+DATA_SOURCE_ARN = f"arn:aws:quicksight:{REGION}:{ACCOUNT_ID}:datasource/smartcity-test-athena"
+
+# The shared data contract (.work brief, "Shared data contract"): keys, import modes, columns and refresh settings.
+CONTRACT: dict[str, dict[str, Any]] = {
+    "readings": {
+        "import_mode": "DIRECT_QUERY",
+        "columns": [
+            ("sensor_id", "STRING"), ("zone", "STRING"), ("reading_time", "DATETIME"), ("vehicle_count", "INTEGER"),
+            ("avg_speed_kmh", "DECIMAL"), ("occupancy", "DECIMAL"), ("congestion_index", "DECIMAL"), ("dt", "STRING"),
+        ],
+        "incremental": None,
+        "schedule": None,
+    },
+    "zone_hourly": {
+        "import_mode": "SPICE",
+        "columns": [
+            ("zone", "STRING"), ("hour", "DATETIME"), ("hour_of_day", "INTEGER"), ("weekday", "INTEGER"), ("readings", "INTEGER"),
+            ("sensors", "INTEGER"), ("vehicle_count", "INTEGER"), ("avg_speed_kmh", "DECIMAL"), ("congestion_index", "DECIMAL"),
+            ("congestion_max", "DECIMAL"),
+        ],
+        "incremental": ("hour", 1, "DAY"),
+        "schedule": ("HOURLY", "INCREMENTAL_REFRESH"),
+    },
+    "sensor_daily": {
+        "import_mode": "SPICE",
+        "columns": [("sensor_id", "STRING"), ("zone", "STRING"), ("day", "DATETIME"), ("readings", "INTEGER"), ("last_reading", "DATETIME")],
+        "incremental": ("day", 2, "DAY"),
+        "schedule": ("DAILY", "INCREMENTAL_REFRESH"),
+    },
+    "zone_alerts": {
+        "import_mode": "SPICE",
+        "columns": [("zone", "STRING"), ("window_start", "DATETIME"), ("day", "DATETIME"), ("congestion_index", "DECIMAL"), ("readings", "INTEGER")],
+        "incremental": ("window_start", 1, "DAY"),
+        "schedule": ("HOURLY", "INCREMENTAL_REFRESH"),
+    },
+}
+KEYS = list(CONTRACT)
+# The options the role passes from a definition file to quicksight_data_set; any other key would be dropped silently.
+ROLE_KEYS = {"name", "import_mode", "custom_sql", "relational_table", "columns", "refresh_schedule", "incremental_refresh"}
+# The CTEs every data set shares (the row source); "history" differs only in its dt filter.
+ROW_SOURCE = ("records", "timed", "accepted")
+
+QUICKSIGHT = botocore.session.get_session().get_service_model("quicksight")
+
+
+def input_shape(operation: str):
+    return QUICKSIGHT.operation_model(operation).input_shape
+
+
+def model_errors(params: dict[str, Any], shape) -> str:
+    """botocore's own validation (types, required members, unknown keys, minimums) and what it leaves out: enum
+    values, maximum lengths and sizes, and numeric ranges."""
+    report = ParamValidator().validate(params, shape)
+    problems = [report.generate_report()] if report.has_errors() else []
+    problems.extend(model_limits(params, shape, "params"))
+    return "\n".join(problems)
+
+
+def model_limits(value: Any, shape, path: str) -> Iterator[str]:
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, member in value.items():
+            if name in shape.members:
+                yield from model_limits(member, shape.members[name], f"{path}.{name}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        if "max" in shape.metadata and len(value) > shape.metadata["max"]:
+            yield f"{path}: {len(value)} items, the model allows at most {shape.metadata['max']}"
+        for index, item in enumerate(value):
+            yield from model_limits(item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from model_limits(item, shape.value, f"{path}[{key!r}]")
+    else:
+        yield from scalar_limits(value, shape, path)
+
+
+def scalar_limits(value: Any, shape, path: str) -> Iterator[str]:
+    metadata = shape.metadata
+    if shape.type_name == "string" and isinstance(value, str):
+        if shape.enum and value not in shape.enum:
+            yield f"{path}: {value!r} is not one of {shape.enum}"
+        if "max" in metadata and len(value) > metadata["max"]:
+            yield f"{path}: {len(value)} characters, the model allows at most {metadata['max']}"
+    elif shape.type_name in ("integer", "long", "double", "float") and isinstance(value, (int, float)):
+        if "min" in metadata and value < metadata["min"]:
+            yield f"{path}: {value} is below the model's minimum {metadata['min']}"
+        if "max" in metadata and value > metadata["max"]:
+            yield f"{path}: {value} is above the model's maximum {metadata['max']}"
+
+
+def render(key: str) -> str:
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string((DATA_SET_DIR / f"{key}.yml").read_text()).render(**VARIABLES)
+
+
+def data_set(key: str) -> dict[str, Any]:
+    return yaml.safe_load(render(key))
+
+
+def parse_sql(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="trino")
+
+
+def ctes(tree: exp.Expression) -> dict[str, exp.Expression]:
+    return {cte.alias: cte.this for cte in tree.find_all(exp.CTE)}
+
+
+def lookback_days(key: str) -> int:
+    """Whole days of the incremental refresh's look-back window."""
+    _column, size, unit = CONTRACT[key]["incremental"]
+    hours = size * {"HOUR": 1, "DAY": 24, "WEEK": 168}[unit]
+    return math.ceil(hours / 24)
+
+
+@pytest.fixture(scope="module")
+def data_sets() -> dict[str, dict[str, Any]]:
+    return {key: data_set(key) for key in KEYS}
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    return yaml.safe_load(DASHBOARD_FILE.read_text())
+
+
+# ---- the files ----
+
+
+def test_the_definition_directory_holds_exactly_the_contract_data_sets():
+    assert sorted(path.stem for path in DATA_SET_DIR.glob("*.yml")) == sorted(KEYS)
+
+
+@pytest.mark.parametrize("path", [*(DATA_SET_DIR / f"{key}.yml" for key in KEYS), DASHBOARD_FILE], ids=lambda path: path.name)
+def test_each_file_starts_with_a_comment_that_says_what_it_serves(path):
+    lines = [line for line in path.read_text().splitlines() if line != "---"]
+    assert re.fullmatch(rf"# {path.stem}: \S.{{20,}}", lines[0]), f"{path.name}: first line must be '# {path.stem}: <what it serves>'"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_data_set_file_holds_the_contract(key, data_sets):
+    options = data_sets[key]
+    contract = CONTRACT[key]
+    assert set(options) <= ROLE_KEYS, f"keys the role does not pass: {set(options) - ROLE_KEYS}"
+    assert options["import_mode"] == contract["import_mode"]
+    assert [(column["name"], column["type"]) for column in options["columns"]] == contract["columns"]
+    if contract["incremental"] is None:
+        assert "incremental_refresh" not in options and "refresh_schedule" not in options
+    else:
+        incremental = options["incremental_refresh"]
+        assert (incremental["column"], incremental["size"], incremental["unit"]) == contract["incremental"]
+        schedule = options["refresh_schedule"]
+        assert (schedule["interval"], schedule["refresh_type"]) == contract["schedule"]
+
+
+def test_rendering_needs_both_variables():
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for key in KEYS:
+        template = environment.from_string((DATA_SET_DIR / f"{key}.yml").read_text())
+        with pytest.raises(jinja2.UndefinedError):
+            template.render(quicksight_glue_database="only_the_database")
+        rendered = yaml.safe_load(template.render(**VARIABLES))["custom_sql"]
+        assert '"smartcity_test_history"."telemetry"' in rendered
+
+
+# ---- (a) the module's rules and botocore's model ----
+
+
+def documented_spec(module) -> dict[str, Any]:
+    """An argument spec from the module's DOCUMENTATION (validate-modules keeps it equal to the real one)."""
+
+    def convert(options: dict[str, Any]) -> dict[str, Any]:
+        spec = {}
+        for name, doc in options.items():
+            entry = {key: doc[key] for key in ("type", "elements", "choices", "required", "default", "aliases") if key in doc}
+            if "suboptions" in doc:
+                entry["options"] = convert(doc["suboptions"])
+            spec[name] = entry
+        return spec
+
+    return convert(yaml.safe_load(module.DOCUMENTATION)["options"])
+
+
+def module_params(key: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What the role hands quicksight_data_set for this definition (the account-dependent options added)."""
+    return {
+        **options,
+        "data_set_id": f"smartcity-test-{key.replace('_', '-')}",
+        "data_source_arn": DATA_SOURCE_ARN,
+        "permissions": [{"principal": "group/traffic-admins", "level": "owner"}],
+        "tags": {"application": "smartcity-iot-analytics"},
+    }
+
+
+def option_errors(params: dict[str, Any]) -> list[str]:
+    result = ArgumentSpecValidator(documented_spec(quicksight_data_set)).validate(params)
+    return [str(error) for error in result.errors] + quicksight_data_set.validate(result.validated_parameters)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_options_follow_the_data_set_module_rules(key, data_sets):
+    assert option_errors(module_params(key, data_sets[key])) == []
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_requests_validate_against_the_quicksight_model(key, data_sets):
+    params = ArgumentSpecValidator(documented_spec(quicksight_data_set)).validate(module_params(key, data_sets[key])).validated_parameters
+    request = quicksight_data_set.build_request(params, ACCOUNT_ID)
+    assert model_errors(request, input_shape("CreateDataSet")) == ""
+    update = {k: v for k, v in request.items() if k in input_shape("UpdateDataSet").members}
+    assert model_errors(update, input_shape("UpdateDataSet")) == ""
+    schedule = quicksight_data_set.build_schedule(params)
+    properties = quicksight_data_set.build_refresh_properties(params.get("incremental_refresh"))
+    if CONTRACT[key]["import_mode"] == "DIRECT_QUERY":
+        assert schedule is None and properties is None
+        return
+    assert model_errors({"AwsAccountId": ACCOUNT_ID, "DataSetId": params["data_set_id"], "Schedule": schedule}, input_shape("CreateRefreshSchedule")) == ""
+    assert model_errors(
+        {"AwsAccountId": ACCOUNT_ID, "DataSetId": params["data_set_id"], "DataSetRefreshProperties": properties}, input_shape("PutDataSetRefreshProperties")
+    ) == ""
+
+
+BROKEN_OPTIONS = [
+    ("a column type QuickSight does not know", lambda options: options["columns"][0].update(type="FLOAT")),
+    ("an unknown option", lambda options: options.update(refresh_every="1h")),
+    ("an incremental refresh on a non-date column", lambda options: options["incremental_refresh"].update(column="readings")),
+    ("an incremental refresh without its column", lambda options: options["incremental_refresh"].update(column="no_such_column")),
+    ("a daily refresh at 25:00", lambda options: options["refresh_schedule"].update(time_of_day="25:00")),
+    ("both SQL and a table", lambda options: options.update(relational_table={"database": "d", "table": "t"})),
+]
+
+
+@pytest.mark.parametrize(("what", "breaks"), BROKEN_OPTIONS, ids=[case[0] for case in BROKEN_OPTIONS])
+def test_a_broken_data_set_definition_is_caught(what, breaks, data_sets):
+    options = copy.deepcopy(data_sets["sensor_daily"])
+    breaks(options)
+    assert option_errors(module_params("sensor_daily", options)), f"{what} passed the checks"
+
+
+# ---- (b) the dashboard against the model ----
+
+
+def sample_arns() -> dict[str, str]:
+    return {key: f"arn:aws:quicksight:{REGION}:{ACCOUNT_ID}:dataset/smartcity-test-{key.replace('_', '-')}" for key in KEYS}
+
+
+def test_dashboard_definition_validates_against_the_quicksight_model(dashboard):
+    assert "DataSetIdentifierDeclarations" not in dashboard, "the module fills the declarations; the file must not carry ARNs"
+    built = quicksight_dashboard.build_definition(dashboard, sample_arns())
+    assert {entry["Identifier"] for entry in built["DataSetIdentifierDeclarations"]} == set(KEYS)
+    assert model_errors(built, input_shape("CreateDashboard").members["Definition"]) == ""
+    request = {"AwsAccountId": ACCOUNT_ID, "DashboardId": "smartcity-test-traffic-history", "Name": "Traffic history", "Definition": built}
+    assert model_errors(request, input_shape("CreateDashboard")) == ""
+    assert model_errors(request, input_shape("UpdateDashboard")) == ""
+
+
+BROKEN_DASHBOARDS = [
+    ("an unknown key", lambda d: d["Sheets"][0]["Visuals"][0]["HeatMapVisual"].update(Colour="red")),
+    ("a forecast 2,000 periods ahead", lambda d: forecast_properties(d).update(PeriodsForward=2000)),
+    ("a sheet without an id", lambda d: d["Sheets"][0].pop("SheetId")),
+    ("a granularity QuickSight does not know", lambda d: d["FilterGroups"][0]["Filters"][0]["RelativeDatesFilter"].update(TimeGranularity="DAYS")),
+]
+
+
+@pytest.mark.parametrize(("what", "breaks"), BROKEN_DASHBOARDS, ids=[case[0] for case in BROKEN_DASHBOARDS])
+def test_a_malformed_dashboard_fails_the_model_check(what, breaks, dashboard):
+    broken = copy.deepcopy(dashboard)
+    breaks(broken)
+    assert model_errors(quicksight_dashboard.build_definition(broken, sample_arns()), input_shape("CreateDashboard").members["Definition"]), what
+
+
+def test_dashboard_without_a_data_set_it_uses_is_refused(dashboard):
+    arns = sample_arns()
+    del arns["sensor_daily"]
+    with pytest.raises(ValueError, match="sensor_daily"):
+        quicksight_dashboard.build_definition(dashboard, arns)
+
+
+def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{path}[{index}]")
+
+
+def visuals(definition: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(sheet id, visual type, visual) of every visual."""
+    for sheet in definition["Sheets"]:
+        for visual in sheet.get("Visuals", []):
+            (kind, body), = visual.items()
+            yield sheet["SheetId"], kind, body
+
+
+def filters(definition: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(filter group, filter type, filter) of every filter."""
+    for group in definition.get("FilterGroups", []):
+        for entry in group["Filters"]:
+            (kind, body), = entry.items()
+            yield group, kind, body
+
+
+def forecast_properties(definition: dict[str, Any]) -> dict[str, Any]:
+    for _sheet, kind, visual in visuals(definition):
+        if kind == "LineChartVisual" and visual["ChartConfiguration"].get("ForecastConfigurations"):
+            return visual["ChartConfiguration"]["ForecastConfigurations"][0]["ForecastProperties"]
+    raise AssertionError("no line chart with a forecast")
+
+
+def dashboard_problems(definition: dict[str, Any]) -> list[str]:
+    """Ids that are not unique, and references to ids that do not exist (QuickSight reports these only on creation)."""
+    return id_problems(definition) + sheet_problems(definition) + scope_problems(definition) + visual_problems(definition)
+
+
+def id_problems(definition: dict[str, Any]) -> list[str]:
+    problems = []
+    for id_key in ("SheetId", "VisualId", "FilterGroupId", "FilterId", "FilterControlId", "ParameterControlId", "FieldId"):
+        defined = [node[id_key] for _path, node in walk(definition["Sheets"] + definition.get("FilterGroups", []))
+                   if isinstance(node, dict) and id_key in node and not _is_reference(node, id_key)]
+        duplicates = sorted({value for value in defined if defined.count(value) > 1})
+        if duplicates:
+            problems.append(f"{id_key} not unique: {duplicates}")
+    return problems
+
+
+def sheet_visual_ids(definition: dict[str, Any]) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {sheet["SheetId"]: set() for sheet in definition["Sheets"]}
+    for sheet_id, _kind, visual in visuals(definition):
+        ids[sheet_id].add(visual["VisualId"])
+    return ids
+
+
+def sheet_problems(definition: dict[str, Any]) -> list[str]:
+    """Filter controls whose filter is missing, and layouts that do not place exactly the sheet's visuals and controls."""
+    problems = []
+    filter_ids = {body["FilterId"] for _group, _kind, body in filters(definition)}
+    visual_ids = sheet_visual_ids(definition)
+    for sheet in definition["Sheets"]:
+        controls = {body["FilterControlId"]: body["SourceFilterId"] for control in sheet.get("FilterControls", []) for body in control.values()}
+        problems.extend(f"filter control {control!r} refers to filter {source!r}, which does not exist"
+                        for control, source in controls.items() if source not in filter_ids)
+        laid_out = {element["ElementId"] for layout in sheet["Layouts"] for element in layout["Configuration"]["GridLayout"]["Elements"]}
+        placed = visual_ids[sheet["SheetId"]] | set(controls)
+        if laid_out != placed:
+            problems.append(f"sheet {sheet['SheetId']!r}: layout places {sorted(laid_out)}, the sheet has {sorted(placed)}")
+    return problems
+
+
+def scope_problems(definition: dict[str, Any]) -> list[str]:
+    problems = []
+    visual_ids = sheet_visual_ids(definition)
+    for group in definition.get("FilterGroups", []):
+        for scope in group["ScopeConfiguration"].get("SelectedSheets", {}).get("SheetVisualScopingConfigurations", []):
+            if scope["SheetId"] not in visual_ids:
+                problems.append(f"filter group {group['FilterGroupId']!r} scopes sheet {scope['SheetId']!r}, which does not exist")
+                continue
+            unknown = set(scope.get("VisualIds", [])) - visual_ids[scope["SheetId"]]
+            if unknown:
+                problems.append(f"filter group {group['FilterGroupId']!r} scopes {sorted(unknown)}, not visuals of sheet {scope['SheetId']!r}")
+    return problems
+
+
+def visual_problems(definition: dict[str, Any]) -> list[str]:
+    """Sorts by a field the visual does not have, and a missing title or subtitle."""
+    problems = []
+    for _sheet, _kind, visual in visuals(definition):
+        configuration = visual["ChartConfiguration"]
+        fields = {node["FieldId"] for _path, node in walk(configuration.get("FieldWells", {})) if isinstance(node, dict) and "FieldId" in node}
+        for path, node in walk(configuration.get("SortConfiguration", {})):
+            if isinstance(node, dict) and "FieldId" in node and node["FieldId"] not in fields:
+                problems.append(f"visual {visual['VisualId']!r} sorts by field {node['FieldId']!r} ({path}), which it does not have")
+        for label in ("Title", "Subtitle"):
+            if not visual.get(label, {}).get("FormatText", {}).get("PlainText", "").strip():
+                problems.append(f"visual {visual['VisualId']!r} has no {label.lower()} that says what it shows")
+    return problems
+
+
+def first_scope(definition: dict[str, Any]) -> dict[str, Any]:
+    return definition["FilterGroups"][0]["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"][0]
+
+
+def _is_reference(node: dict[str, Any], id_key: str) -> bool:
+    """A FieldSort names a field, a scope names a sheet: those are references, not definitions."""
+    return (id_key == "FieldId" and "Direction" in node) or (id_key == "SheetId" and "Scope" in node) or (id_key == "FieldId" and "SortBy" in node)
+
+
+def test_dashboard_ids_are_unique_and_references_resolve(dashboard):
+    assert dashboard_problems(dashboard) == []
+
+
+BROKEN_REFERENCES = [
+    ("a duplicate visual id", lambda d: d["Sheets"][1]["Visuals"][0]["LineChartVisual"].update(VisualId="zone-congestion-heatmap")),
+    ("a filter scoped to a visual of another sheet", lambda d: first_scope(d).update(VisualIds=["zone-congestion-forecast"])),
+    ("a control of a missing filter", lambda d: d["Sheets"][0]["FilterControls"][0]["RelativeDateTime"].update(SourceFilterId="gone")),
+    ("a visual left out of the layout", lambda d: d["Sheets"][2]["Layouts"][0]["Configuration"]["GridLayout"]["Elements"].pop()),
+    ("a visual without a subtitle", lambda d: d["Sheets"][2]["Visuals"][0]["TableVisual"].pop("Subtitle")),
+]
+
+
+@pytest.mark.parametrize(("what", "breaks"), BROKEN_REFERENCES, ids=[case[0] for case in BROKEN_REFERENCES])
+def test_a_broken_reference_is_caught(what, breaks, dashboard):
+    broken = copy.deepcopy(dashboard)
+    breaks(broken)
+    assert dashboard_problems(broken), what
+
+
+def scoped_filters(definition: dict[str, Any], visual_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(filter type, filter) of the filters that apply to the visual."""
+    sheet_id = next(sheet for sheet, _kind, visual in visuals(definition) if visual["VisualId"] == visual_id)
+    found = []
+    for group, kind, body in filters(definition):
+        scopes = [scope for scope in group["ScopeConfiguration"].get("SelectedSheets", {}).get("SheetVisualScopingConfigurations", [])
+                  if scope["SheetId"] == sheet_id]
+        if "AllSheets" in group["ScopeConfiguration"] or any(scope["Scope"] == "ALL_VISUALS" or visual_id in scope.get("VisualIds", []) for scope in scopes):
+            found.append((kind, body))
+    return found
+
+
+def field(well: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    (kind, body), = well[0].items()
+    return kind, body
+
+
+def column_of(body: dict[str, Any]) -> tuple[str, str]:
+    return body["Column"]["DataSetIdentifier"], body["Column"]["ColumnName"]
+
+
+def test_dashboard_shows_what_the_issue_asks_for(dashboard):
+    by_id = {visual["VisualId"]: (kind, visual) for _sheet, kind, visual in visuals(dashboard)}
+    assert 1 <= len(dashboard["Sheets"]) <= 3
+
+    # Congestion by zone over time: a heat map zone x hour of the mean index, from zone_hourly.
+    kind, heatmap = by_id["zone-congestion-heatmap"]
+    wells = heatmap["ChartConfiguration"]["FieldWells"]["HeatMapAggregatedFieldWells"]
+    assert kind == "HeatMapVisual"
+    assert column_of(field(wells["Rows"])[1]) == ("zone_hourly", "zone")
+    assert (column_of(field(wells["Columns"])[1]), field(wells["Columns"])[1]["DateGranularity"]) == (("zone_hourly", "hour"), "HOUR")
+    _kind, value = field(wells["Values"])
+    assert (column_of(value), value["AggregationFunction"]) == (("zone_hourly", "congestion_index"), {"SimpleNumericalAggregation": "AVERAGE"})
+
+    # Hourly and weekday profiles per zone.
+    for visual_id, column in (("zone-hourly-profile", "hour_of_day"), ("zone-weekday-profile", "weekday")):
+        kind, profile = by_id[visual_id]
+        wells = next(iter(profile["ChartConfiguration"]["FieldWells"].values()))
+        assert kind in ("LineChartVisual", "BarChartVisual")
+        assert column_of(field(wells["Category"])[1]) == ("zone_hourly", column)
+        assert column_of(field(wells["Colors"])[1]) == ("zone_hourly", "zone")
+
+    # The most congested zones this week: top 10 bars, filtered to the last 7 days on hour.
+    kind, top = by_id["top-congested-zones-week"]
+    assert kind == "BarChartVisual"
+    assert top["ChartConfiguration"]["SortConfiguration"]["CategoryItemsLimit"]["ItemsLimit"] == 10
+    assert top["ChartConfiguration"]["SortConfiguration"]["CategorySort"][0]["FieldSort"]["Direction"] == "DESC"
+    week = [body for kind, body in scoped_filters(dashboard, "top-congested-zones-week") if kind == "RelativeDatesFilter"]
+    assert [(column_of(body), body["RelativeDateType"], body["RelativeDateValue"], body["TimeGranularity"]) for body in week] == [
+        (("zone_hourly", "hour"), "LAST", 7, "DAY")
+    ]
+
+    # Readings per sensor per day, from sensor_daily.
+    kind, per_day = by_id["sensor-readings-per-day"]
+    wells = per_day["ChartConfiguration"]["FieldWells"]["PivotTableAggregatedFieldWells"]
+    assert column_of(field(wells["Rows"])[1]) == ("sensor_daily", "sensor_id")
+    assert (column_of(field(wells["Columns"])[1]), field(wells["Columns"])[1]["DateGranularity"]) == (("sensor_daily", "day"), "DAY")
+    assert column_of(field(wells["Values"])[1]) == ("sensor_daily", "readings")
+
+    # Alert counts per day per zone, from zone_alerts.
+    kind, alerts = by_id["alerts-per-day"]
+    wells = alerts["ChartConfiguration"]["FieldWells"]["BarChartAggregatedFieldWells"]
+    assert (column_of(field(wells["Category"])[1]), field(wells["Category"])[1]["DateGranularity"]) == (("zone_alerts", "day"), "DAY")
+    assert field(wells["Values"])[1]["AggregationFunction"] == "COUNT" and column_of(field(wells["Values"])[1])[0] == "zone_alerts"
+    assert column_of(field(wells["Colors"])[1]) == ("zone_alerts", "zone")
+
+    # The forecast: a line over zone_hourly.hour by hour, one zone at a time (no colour field), with a zone control.
+    kind, forecast = by_id["zone-congestion-forecast"]
+    wells = forecast["ChartConfiguration"]["FieldWells"]["LineChartAggregatedFieldWells"]
+    assert kind == "LineChartVisual" and not wells.get("Colors")
+    category_kind, category = field(wells["Category"])
+    assert (category_kind, column_of(category), category["DateGranularity"]) == ("DateDimensionField", ("zone_hourly", "hour"), "HOUR")
+    properties = forecast_properties(dashboard)
+    assert (properties["PeriodsForward"], properties["PeriodsBackward"], properties["PredictionInterval"]) == (24, 0, 90)
+    assert "Seasonality" not in properties  # left out = automatic
+    zone_filters = [body["FilterId"] for kind, body in scoped_filters(dashboard, "zone-congestion-forecast")
+                    if kind == "CategoryFilter" and column_of(body) == ("zone_hourly", "zone")]
+    controls = {body["SourceFilterId"] for sheet in dashboard["Sheets"] for control in sheet.get("FilterControls", []) for body in control.values()}
+    assert zone_filters and set(zone_filters) <= controls
+
+
+# ---- (c) the dashboard's columns against the data sets ----
+
+# The column types each kind of field or filter takes.
+FIELD_TYPES = {
+    "DateDimensionField": {"DATETIME"}, "DateMeasureField": {"DATETIME"}, "RelativeDatesFilter": {"DATETIME"},
+    "TimeRangeFilter": {"DATETIME"}, "TimeEqualityFilter": {"DATETIME"},
+    "NumericalDimensionField": {"INTEGER", "DECIMAL"}, "NumericalMeasureField": {"INTEGER", "DECIMAL"},
+    "NumericRangeFilter": {"INTEGER", "DECIMAL"}, "NumericEqualityFilter": {"INTEGER", "DECIMAL"},
+    "CategoricalDimensionField": {"STRING"}, "CategoryFilter": {"STRING"},
+}
+
+
+def column_problems(definition: dict[str, Any], data_set_columns: dict[str, dict[str, str]]) -> list[str]:
+    problems = []
+    for path, node in walk(definition):
+        if not isinstance(node, dict):
+            continue
+        if "DataSetIdentifier" in node and node["DataSetIdentifier"] not in data_set_columns:
+            problems.append(f"{path}: data set {node['DataSetIdentifier']!r} is not one of {sorted(data_set_columns)}")
+        elif "DataSetIdentifier" in node and "ColumnName" in node:
+            columns = data_set_columns[node["DataSetIdentifier"]]
+            if node["ColumnName"] not in columns:
+                problems.append(f"{path}: {node['DataSetIdentifier']}.{node['ColumnName']} is not a column of that data set")
+        for kind, allowed in FIELD_TYPES.items():
+            body = node.get(kind)
+            if isinstance(body, dict) and "Column" in body:
+                identifier, name = column_of(body)
+                column_type = data_set_columns.get(identifier, {}).get(name)
+                if column_type is not None and column_type not in allowed:
+                    problems.append(f"{path}.{kind}: {identifier}.{name} is {column_type}; a {kind} takes {sorted(allowed)}")
+    return problems
+
+
+def declared_columns(data_sets: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {key: {column["name"]: column["type"] for column in options["columns"]} for key, options in data_sets.items()}
+
+
+def test_every_column_the_dashboard_uses_exists_with_a_fitting_type(dashboard, data_sets):
+    assert column_problems(dashboard, declared_columns(data_sets)) == []
+    used = {node["DataSetIdentifier"] for _path, node in walk(dashboard) if isinstance(node, dict) and "DataSetIdentifier" in node}
+    assert used == set(KEYS) - {"readings"}  # readings is for ad-hoc analyses (direct query), not the dashboard
+
+
+@pytest.mark.parametrize(
+    ("key", "column", "change"),
+    [("zone_hourly", "congestion_index", "rename"), ("sensor_daily", "day", "retype"), ("zone_alerts", "zone", "drop")],
+)
+def test_a_data_set_column_change_breaks_the_dashboard_check(key, column, change, dashboard, data_sets):
+    columns = declared_columns(data_sets)
+    if change == "rename":
+        columns[key][f"{column}_mean"] = columns[key].pop(column)
+    elif change == "retype":
+        columns[key][column] = "STRING"
+    else:
+        del columns[key][column]
+    assert column_problems(dashboard, columns)
+
+
+# ---- (d) the SQL against the template's Glue table ----
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "<") - (char == ">")
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current] if current else parts
+
+
+def hive_type(text: str) -> Any:
+    """A Hive type as data: "string", ("array", item) or ("struct", [(name, type), ...])."""
+    text = text.strip().lower()
+    if text.startswith("array<") and text.endswith(">"):
+        return ("array", hive_type(text[6:-1]))
+    if text.startswith("struct<") and text.endswith(">"):
+        return ("struct", [(name.strip(), hive_type(kind)) for name, kind in (part.split(":", 1) for part in split_top_level(text[7:-1]))])
+    return text
+
+
+def glue_table() -> dict[str, Any]:
+    table = yaml.safe_load(TEMPLATE_FILE.read_text())["Resources"]["HistoryTable"]["Properties"]["TableInput"]
+    columns = {column["Name"]: hive_type(column["Type"]) for column in table["StorageDescriptor"]["Columns"]}
+    partitions = {column["Name"]: hive_type(column["Type"]) for column in table["PartitionKeys"]}
+    return {"name": table["Name"], "columns": columns, "partitions": partitions}
+
+
+GLUE = glue_table()
+# How the SQL treats each reading field (a family of Glue types it works with) and the field's column in readings.
+INTEGER_TYPES = {"tinyint", "smallint", "int", "integer", "bigint"}
+NUMBER_TYPES = {"double", "float"} | INTEGER_TYPES
+READING_FIELDS = {
+    "sensor_id": ({"string"}, "sensor_id"),
+    "zone": ({"string"}, "zone"),
+    "ts": ({"string"}, "reading_time"),  # parsed from its text (epoch milliseconds or RFC 3339)
+    "vehicle_count": (INTEGER_TYPES, "vehicle_count"),
+    "avg_speed_kmh": (NUMBER_TYPES, "avg_speed_kmh"),
+    "occupancy": (NUMBER_TYPES, "occupancy"),
+    "congestion_index": (NUMBER_TYPES, "congestion_index"),
+}
+QUICKSIGHT_TYPE = {"string": "STRING", **dict.fromkeys(INTEGER_TYPES, "INTEGER"), "double": "DECIMAL", "float": "DECIMAL"}
+
+
+def glue_problems(sql: str, glue: dict[str, Any]) -> list[str]:
+    """What in ``sql`` does not fit the Glue table: columns it reads that are not there, a type the SQL does not
+    handle, and an UNNEST whose names do not follow the struct's fields."""
+    problems = []
+    tree = parse_sql(sql)
+    columns, partitions = glue["columns"], glue["partitions"]
+    readings_type = columns.get("readings")
+    if not (isinstance(readings_type, tuple) and readings_type[0] == "array" and readings_type[1][0] == "struct"):
+        return [f"Glue column readings is {readings_type!r}, not an array of structs"]
+    struct_fields = dict(readings_type[1][1])
+    sources = {table.sql(dialect="trino") for table in tree.find_all(exp.Table) if table.args.get("db")}
+    expected_source = f'"{VARIABLES["quicksight_glue_database"]}"."{glue["name"]}"'
+    if sources != {expected_source}:
+        problems.append(f"the SQL reads {sorted(sources)}, not the Glue table {expected_source}")
+    read_top = {column.name for column in tree.find_all(exp.Column) if column.table == "t"}
+    read_struct = {column.name for column in tree.find_all(exp.Column) if column.table == "r"}
+    read_struct |= {dot.name for dot in tree.find_all(exp.Dot) if isinstance(dot.this, exp.Column) and dot.this.name == "x"}
+    for name in sorted(read_top - set(columns) - set(partitions)):
+        problems.append(f"the SQL reads t.{name}, which the Glue table does not have")
+    for name in sorted(read_struct - set(struct_fields)):
+        problems.append(f"the SQL reads the reading field {name}, which the readings struct does not have")
+    for name in sorted((set(columns) - {"readings"}) - read_top):
+        problems.append(f"the single-reading branch does not read the Glue column {name}")
+    for name in sorted(set(struct_fields) - read_struct):
+        problems.append(f"the gateway branch does not read the readings field {name}")
+    unnests = list(tree.find_all(exp.Unnest))
+    for unnest in unnests:
+        names = [column.name for column in unnest.args["alias"].columns]
+        if names != list(struct_fields):
+            problems.append(f"UNNEST names {names}, but the struct's fields are {list(struct_fields)} (Trino binds them by position)")
+    if not unnests:
+        problems.append("the SQL does not UNNEST the gateway readings")
+    return problems + type_problems(glue, struct_fields)
+
+
+def type_problems(glue: dict[str, Any], struct_fields: dict[str, Any]) -> list[str]:
+    """Glue types the SQL does not handle as it is written (see READING_FIELDS), and columns it does not know."""
+    problems = []
+    columns, partitions = glue["columns"], glue["partitions"]
+    for name, (types, _column) in READING_FIELDS.items():
+        for where, kind in (("column", columns.get(name)), ("readings field", struct_fields.get(name))):
+            if kind not in types:
+                problems.append(f"Glue {where} {name} is {kind!r}; the SQL handles {sorted(types)}")
+    for name in sorted(set(columns) - {"readings"} - set(READING_FIELDS)):
+        problems.append(f"Glue column {name} is new to the SQL: handle it and add it to READING_FIELDS")
+    if partitions.get("dt") != "string":
+        problems.append(f"the SQL filters and exposes the partition dt (string), the table has {partitions}")
+    return problems
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_sql_reads_the_glue_table_as_it_is(key, data_sets):
+    assert glue_problems(data_sets[key]["custom_sql"], GLUE) == []
+
+
+def _rename(glue: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    changed = copy.deepcopy(glue)
+    changed["columns"] = {new if name == old else name: kind for name, kind in changed["columns"].items()}
+    return changed
+
+
+def _rename_field(glue: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    changed = copy.deepcopy(glue)
+    fields = [(new if name == old else name, kind) for name, kind in changed["columns"]["readings"][1][1]]
+    changed["columns"]["readings"] = ("array", ("struct", fields))
+    return changed
+
+
+def _reorder_fields(glue: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(glue)
+    fields = changed["columns"]["readings"][1][1]
+    changed["columns"]["readings"] = ("array", ("struct", [fields[1], fields[0], *fields[2:]]))
+    return changed
+
+
+def _retype(glue: dict[str, Any], name: str, kind: str) -> dict[str, Any]:
+    changed = copy.deepcopy(glue)
+    changed["columns"][name] = kind
+    return changed
+
+
+GLUE_CHANGES = [
+    ("a renamed column", lambda glue: _rename(glue, "avg_speed_kmh", "speed_kmh")),
+    ("a renamed readings field", lambda glue: _rename_field(glue, "occupancy", "occupancy_ratio")),
+    ("reordered readings fields", _reorder_fields),
+    ("ts as a timestamp", lambda glue: _retype(glue, "ts", "timestamp")),
+    ("vehicle_count as a double", lambda glue: _retype(glue, "vehicle_count", "double")),
+    ("a new column", lambda glue: _retype(glue, "lane", "string")),
+]
+
+
+@pytest.mark.parametrize(("what", "change"), GLUE_CHANGES, ids=[case[0] for case in GLUE_CHANGES])
+def test_a_glue_change_breaks_the_sql_check(what, change, data_sets):
+    assert glue_problems(data_sets["zone_hourly"]["custom_sql"], change(GLUE)), what
+
+
+def test_readings_exposes_every_reading_field_of_the_glue_table(data_sets):
+    exposed = {column["name"]: column["type"] for column in data_sets["readings"]["columns"]}
+    struct_fields = dict(GLUE["columns"]["readings"][1][1])
+    for name in (set(GLUE["columns"]) - {"readings"}) | set(struct_fields):
+        assert name in READING_FIELDS, f"Glue reading field {name} has no column in the readings data set"
+        column = READING_FIELDS[name][1]
+        assert column in exposed, f"readings lacks {column} (Glue {name})"
+        expected = "DATETIME" if name == "ts" else QUICKSIGHT_TYPE[GLUE["columns"][name]]
+        assert exposed[column] == expected, f"readings.{column} is {exposed[column]}, Glue {name} is {GLUE['columns'][name]}"
+    for name, kind in GLUE["partitions"].items():
+        assert exposed.get(name) == QUICKSIGHT_TYPE[kind], f"readings lacks the partition {name}, the one column that prunes a direct query"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_sql_returns_the_declared_columns_and_survives_quicksights_wrapper(key, data_sets):
+    sql = data_sets[key]["custom_sql"]
+    declared = [column["name"] for column in data_sets[key]["columns"]]
+    assert parse_sql(sql).named_selects == declared
+    # QuickSight runs custom SQL as a subquery: a trailing ";" or a "--" comment would break the wrapped statement.
+    wrapped = parse_sql(f"SELECT * FROM ({sql.strip()}) AS quicksight_wrapper")
+    assert isinstance(wrapped, exp.Select) and wrapped.find(exp.Subquery) is not None
+    assert "--" not in sql and not sql.strip().endswith(";")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_patterns_anchor_at_the_ends_of_the_text(key, data_sets):
+    """The processor matches identifiers in full (re.fullmatch). Athena's regex library (Joni, Java syntax) lets ^ and
+    $ match at a line break, so "s-1\\n" would pass ^...$; only \\A and \\z anchor at the ends of the text. DuckDB's RE2
+    treats $ as the end of the text, so the run below cannot show this difference: it is checked here."""
+    patterns = [call.expression.name for call in parse_sql(data_sets[key]["custom_sql"]).find_all(exp.RegexpLike)]
+    assert len(patterns) >= 4
+    for pattern in patterns:
+        assert pattern.startswith("\\A") and pattern.endswith("\\z"), f"{pattern!r} must be anchored with \\A and \\z"
+
+
+def test_every_data_set_uses_the_same_row_source(data_sets):
+    sources = {key: ctes(parse_sql(data_sets[key]["custom_sql"])) for key in KEYS}
+    for name in ROW_SOURCE:
+        texts = {key: sources[key][name].sql(dialect="trino") for key in KEYS}
+        assert len(set(texts.values())) == 1, f"CTE {name} differs between {sorted(texts)}"
+    for key in KEYS:
+        history = sources[key]["history"]
+        assert [table.name for table in history.find_all(exp.Table)] == [GLUE["name"]]
+        assert isinstance(history.selects[0], exp.Star)
+
+
+@pytest.mark.parametrize("key", [key for key in KEYS if CONTRACT[key]["import_mode"] == "SPICE"])
+def test_spice_queries_prune_dt_to_the_lookback_window(key, data_sets):
+    """An incremental refresh filters on its date column, which Athena cannot prune by: the SQL itself reads only the
+    dt partitions of the look-back window and a day more."""
+    where = ctes(parse_sql(data_sets[key]["custom_sql"]))["history"].args.get("where")
+    assert where is not None, f"{key} reads the whole history on every refresh"
+    condition = where.this
+    assert isinstance(condition, exp.GTE) and condition.this.name == "dt", f"{key}: expected dt >= <date>, got {condition.sql()}"
+    intervals = list(condition.expression.find_all(exp.Interval))
+    assert condition.expression.find(exp.CurrentDate) is not None and len(intervals) == 1
+    days = int(intervals[0].this.name)
+    assert intervals[0].unit.name.upper() == "DAY"
+    assert days == lookback_days(key) + 1, f"{key} reads {days} days before today; the look-back needs {lookback_days(key)} and a day more"
+
+
+# ---- (e) the SQL runs: DuckDB, against what the stream processor decides ----
+
+TODAY = date(2026, 3, 10)  # the queries' current_date; a Tuesday
+DAY_MS = 86_400_000
+FREE_FLOW_KMH = 60.0  # the processor's default (config.Settings.free_flow_speed_kmh), which the SQL uses
+
+
+def epoch_ms(day: date, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0) -> int:
+    return int(datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=timezone.utc).timestamp()) * 1000 + ms
+
+
+def duckdb_type(kind: Any) -> str:
+    if isinstance(kind, tuple) and kind[0] == "array":
+        return f"{duckdb_type(kind[1])}[]"
+    if isinstance(kind, tuple) and kind[0] == "struct":
+        return "STRUCT(" + ", ".join(f"{name} {duckdb_type(sub)}" for name, sub in kind[1]) + ")"
+    return {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE", "float": "FLOAT"}[kind]
+
+
+def to_duckdb(sql: str) -> str:
+    """The Athena SQL for DuckDB: sqlglot's Trino-to-DuckDB transpilation, current_date pinned to TODAY, and the one
+    rewrite sqlglot does not make: Trino's UNNEST of an array of rows yields one column per field, DuckDB needs
+    UNNEST(..., recursive := true) in a LATERAL subquery for that (the alias list still names them by position)."""
+    tree = parse_sql(sql).transform(
+        lambda node: exp.cast(exp.Literal.string(TODAY.isoformat()), "date") if isinstance(node, exp.CurrentDate) else node
+    )
+    text = tree.sql(dialect="duckdb")
+    text, count = re.subn(
+        r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(([\w, ]+)\)", r"CROSS JOIN LATERAL (SELECT UNNEST(\1, recursive := true)) AS \2(\3)", text
+    )
+    assert count == 1, f"expected one UNNEST of the gateway readings to rewrite, found {count}"
+    return text
+
+
+def glue_value(message: dict[str, Any], name: str) -> Any:
+    """A field as Firehose's JSON-to-Parquet conversion stores it in its Glue column: a string column keeps the text
+    (ts: the digits of a JSON integer, or the string), numbers take the column's type, a missing field is NULL.
+    Samples only hold values of the right JSON type: how Firehose coerces others is not modelled."""
+    value = message.get(name)
+    if value is None:
+        return None
+    kind = dict(GLUE["columns"]["readings"][1][1])[name]
+    if kind == "string":
+        return str(value)
+    if kind in ("double", "float"):
+        return float(value)
+    return value
+
+
+def glue_row(message: dict[str, Any], dt: date) -> dict[str, Any]:
+    fields = [name for name, _kind in GLUE["columns"]["readings"][1][1]]
+    row = {name: glue_value(message, name) for name in GLUE["columns"] if name != "readings"}
+    readings = message.get("readings")
+    row["readings"] = None if readings is None else [None if r is None else {name: glue_value(r, name) for name in fields} for r in readings]
+    row["dt"] = dt.isoformat()
+    return row
+
+
+def kinesis_record(message: dict[str, Any], sequence: int) -> dict[str, Any]:
+    data = base64.b64encode(json.dumps(message).encode()).decode()
+    return {"eventID": f"{SHARD}:{sequence}", "kinesis": {"sequenceNumber": str(sequence), "data": data, "partitionKey": "z"}}
+
+
+def processor_accepts(messages: list[tuple[dict[str, Any], date]]) -> list[tuple[str, str, int, int, float, float | None, float]]:
+    """The readings the stream processor accepts from each message: (sensor_id, zone, ts ms, vehicles, speed,
+    occupancy, congestion index). Its clock is the end of the delivery day, the stand-in the SQL uses for the arrival
+    time (the SQL allows ts up to 5 minutes past that, as parse_batch does past now_ms)."""
+    accepted = []
+    for sequence, (message, dt) in enumerate(messages, start=1):
+        now_ms = epoch_ms(dt) + DAY_MS
+        batch = parse_batch([kinesis_record(message, sequence)], now_ms, 60, FREE_FLOW_KMH, Caches())
+        # Sensor ids are unique within each sample message, so "the newest reading per sensor" lists every reading.
+        assert len(batch.latest) == batch.accepted, "a sample message repeats a sensor id"
+        for sensor, (ts, _record, zone, vehicles, speed, occupancy, congestion) in batch.latest.items():
+            accepted.append((sensor, zone, ts, vehicles, float(speed), occupancy, congestion))
+    return sorted(accepted)
+
+
+def reading(sensor: str, zone: str, ts: Any, vehicles: int = 10, speed: float = 30.0, **extra: Any) -> dict[str, Any]:
+    message = {"sensor_id": sensor, "zone": zone, "ts": ts, "vehicle_count": vehicles, "avg_speed_kmh": speed}
+    message.update(extra)
+    return {key: value for key, value in message.items() if value is not DROP}
+
+
+DROP = object()
+YESTERDAY = TODAY - timedelta(days=1)
+T0 = epoch_ms(YESTERDAY, 8, 0)
+
+
+def field_rule_messages() -> list[tuple[dict[str, Any], date]]:
+    """Single readings and gateway batches at every edge of the telemetry rules, each sensor id once per message."""
+    singles = [
+        # the congestion index: sent, or derived from speed and occupancy (free flow 60 km/h)
+        reading("ci-sent", "rules", T0, congestion_index=0.42),
+        reading("ci-slow", "rules", T0, speed=15.0),
+        reading("ci-fast", "rules", T0, speed=95.0),
+        reading("ci-occupancy", "rules", T0, speed=30.0, occupancy=0.8),
+        reading("ci-empty-road", "rules", T0, vehicles=0, speed=0.0),
+        reading("ci-empty-occupied", "rules", T0, vehicles=0, speed=0.0, occupancy=0.3),
+        reading("ci-integer-speed", "rules", T0, speed=45),
+        # ts: epoch milliseconds, RFC 3339 in its forms, and what is not a time
+        reading("ts-epoch-ms", "rules", T0 + 123),
+        reading("ts-rfc-z", "rules", "2026-03-09T08:00:01Z"),
+        reading("ts-rfc-lower", "rules", "2026-03-09t08:00:02z"),
+        reading("ts-rfc-space", "rules", "2026-03-09 08:00:03Z"),
+        reading("ts-rfc-fraction-1", "rules", "2026-03-09T08:00:04.5Z"),
+        reading("ts-rfc-fraction-9", "rules", "2026-03-09T08:00:05.123456789Z"),
+        reading("ts-rfc-plus", "rules", "2026-03-09T13:30:06.250+05:30"),
+        reading("ts-rfc-minus", "rules", "2026-03-09T05:00:07-03:00"),
+        reading("ts-rfc-leap-second", "rules", "2026-03-09T08:00:60Z"),
+        reading("ts-rfc-bad-date", "rules", "2026-02-30T08:00:00Z"),
+        reading("ts-rfc-hour-24", "rules", "2026-03-09T24:00:00Z"),
+        reading("ts-rfc-minute-60", "rules", "2026-03-09T08:60:00Z"),
+        reading("ts-rfc-offset-24", "rules", "2026-03-09T08:00:00+24:00"),
+        reading("ts-rfc-no-zone", "rules", "2026-03-09T08:00:00"),
+        reading("ts-rfc-before-1970", "rules", "1969-12-31T23:59:59Z"),
+        reading("ts-negative", "rules", -5),
+        reading("ts-words", "rules", "yesterday"),
+        reading("ts-missing", "rules", DROP),
+        reading("ts-16-digits", "rules", 1_000_000_000_000_000),
+        # the future rule, at its edge: the end of the delivery day and 5 minutes
+        reading("future-edge", "rules", epoch_ms(TODAY) + 300_000),
+        reading("future-past-edge", "rules", epoch_ms(TODAY) + 300_001),
+        # identifiers
+        reading("a" * 64, "rules", T0),
+        reading("a" * 65, "rules", T0),
+        reading("has space", "rules", T0),
+        reading("trailing-newline\n", "rules", T0),
+        reading("sensor-ok", "z" * 33, T0),
+        reading("sensor-zone-slash", "a/b", T0),
+        reading("sensor-missing-zone", DROP, T0),
+        # ranges
+        reading("vehicles-max", "rules", T0, vehicles=10000),
+        reading("vehicles-over", "rules", T0, vehicles=10001),
+        reading("vehicles-negative", "rules", T0, vehicles=-1),
+        reading("vehicles-missing", "rules", T0, vehicles=DROP),
+        reading("speed-max", "rules", T0, speed=300.0),
+        reading("speed-over", "rules", T0, speed=300.5),
+        reading("speed-negative", "rules", T0, speed=-0.1),
+        reading("speed-missing", "rules", T0, speed=DROP),
+        reading("occupancy-one", "rules", T0, occupancy=1.0),
+        reading("occupancy-over", "rules", T0, occupancy=1.01),
+        reading("ci-zero", "rules", T0, congestion_index=0.0),
+        reading("ci-over", "rules", T0, congestion_index=1.01),
+        reading("ci-negative", "rules", T0, congestion_index=-0.01),
+    ]
+    batches = [
+        {"readings": [reading("gw-1", "gateway", T0 + 1000), reading("gw-2", "gateway", T0 + 2000), reading("gw-3", "gateway", T0 + 3000)]},
+        # a reading of another zone than the batch's is dropped, the rest stays
+        {"readings": [reading("gw-mix-1", "gateway", T0), reading("gw-mix-2", "elsewhere", T0), reading("gw-mix-3", "gateway", T0)]},
+        # the batch's zone is that of its first reading with a valid sensor_id and zone
+        {"readings": [reading("bad id", "first", T0), reading("gw-first-2", "second", T0), reading("gw-first-3", "first", T0),
+                      reading("gw-first-4", "second", T0, speed=500.0), reading("gw-first-5", "second", T0)]},
+        # a null element is skipped, its neighbours stay
+        {"readings": [reading("gw-null-1", "gateway", T0), None, reading("gw-null-3", "gateway", T0)]},
+        # top-level fields beside readings are not a reading
+        {"readings": [reading("gw-top-1", "gateway", T0)], **reading("gw-top-level", "gateway", T0)},
+        {"readings": [reading(f"gw-full-{index:03d}", "full", T0 + index) for index in range(500)]},
+        {"readings": [reading(f"gw-over-{index:03d}", "over", T0 + index) for index in range(501)]},
+        {"readings": []},
+    ]
+    return [(message, YESTERDAY) for message in singles + batches]
+
+
+def window_messages() -> list[tuple[dict[str, Any], date]]:
+    """Zone windows for the alert rule (one gateway batch per window) and sensors over several hours and days."""
+
+    def window(zone: str, minute: int, count: int, congestion: float, day: date = YESTERDAY) -> dict[str, Any]:
+        start = epoch_ms(day, 17, minute)
+        return {"readings": [reading(f"{zone}-{minute}-{index}", zone, start + index * 7000, congestion_index=congestion) for index in range(count)]}
+
+    episodes = [
+        window("alert-a", 0, 6, 0.80),  # alert: the zone was clear
+        window("alert-a", 1, 6, 0.60),  # between the thresholds: stays congested
+        window("alert-a", 2, 6, 0.75),  # still congested: no second alert
+        window("alert-a", 3, 6, 0.40),  # cleared
+        window("alert-a", 4, 4, 0.90),  # too few readings to decide
+        window("alert-a", 5, 5, 0.72),  # alert again
+        window("alert-a", 7, 7, 0.95),  # still congested
+        window("alert-b", 0, 5, 0.69),  # between: no state change
+        window("alert-b", 1, 5, 0.71),  # alert
+        window("alert-c", 30, 8, 0.90, TODAY),
+    ]
+    daily = []
+    for day, hours in ((TODAY - timedelta(days=3), (6, 7)), (TODAY - timedelta(days=2), (6, 9, 23)), (YESTERDAY, (0, 6, 6, 12)), (TODAY, (1,))):
+        for index, hour in enumerate(hours):
+            daily.append(reading("daily-sensor", "daily", epoch_ms(day, hour, index, 30), speed=10.0 * (index + 1)))
+            daily.append(reading(f"daily-other-{day.day}-{index}", "daily", epoch_ms(day, hour, 5), occupancy=0.1 * index))
+    # delivered after midnight: the reading of 23:59:58 lands in the next day's partition
+    late = [reading("late-sensor", "daily", epoch_ms(YESTERDAY - timedelta(days=1), 23, 59, 58))]
+    # an old partition: in readings (direct query, no dt filter), never in a SPICE refresh
+    old = [reading("old-sensor", "daily", epoch_ms(TODAY - timedelta(days=10), 12)), window("alert-old", 0, 6, 0.9, TODAY - timedelta(days=10))]
+    messages = [(m, datetime.fromtimestamp(first_ts(m) / 1000, timezone.utc).date()) for m in episodes + daily + old]
+    return messages + [(m, YESTERDAY) for m in late]
+
+
+def first_ts(message: dict[str, Any]) -> int:
+    return (message.get("readings") or [message])[0]["ts"]
+
+
+ALL_MESSAGES = field_rule_messages() + window_messages()
+
+
+@pytest.fixture(scope="module")
+def history() -> duckdb.DuckDBPyConnection:
+    """The Glue table in DuckDB, from the template's schema, holding ALL_MESSAGES as Firehose would write them."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    database, table = VARIABLES["quicksight_glue_database"], VARIABLES["quicksight_glue_table"]
+    columns = {**GLUE["columns"], **GLUE["partitions"]}
+    connection.execute(f'CREATE SCHEMA "{database}"')
+    connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
+    rows = [glue_row(message, dt) for message, dt in ALL_MESSAGES]
+    placeholders = ", ".join(["?"] * len(columns))
+    connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
+    return connection
+
+
+def run(connection: duckdb.DuckDBPyConnection, key: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = connection.execute(to_duckdb(options["custom_sql"]))
+    names = [description[0] for description in cursor.description]
+    assert names == [column["name"] for column in options["columns"]]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def as_ms(value: datetime) -> int:
+    return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000) if value.tzinfo is None else int(value.timestamp() * 1000)
+
+
+def in_window(key: str, messages: list[tuple[dict[str, Any], date]]) -> list[tuple[dict[str, Any], date]]:
+    since = TODAY - timedelta(days=lookback_days(key) + 1)
+    return [(message, dt) for message, dt in messages if dt >= since]
+
+
+def test_readings_are_exactly_what_the_processor_accepts(history, data_sets):
+    rows = run(history, "readings", data_sets["readings"])
+    got = sorted(
+        (row["sensor_id"], row["zone"], as_ms(row["reading_time"]), row["vehicle_count"], row["avg_speed_kmh"], row["occupancy"], row["congestion_index"])
+        for row in rows
+    )
+    expected = processor_accepts(ALL_MESSAGES)
+    assert [reading_[:6] for reading_ in got] == [reading_[:6] for reading_ in expected]
+    for (sensor, *_rest, congestion), (_s, *_r, wanted) in zip(got, expected):
+        assert congestion == pytest.approx(wanted, abs=1e-12), f"{sensor}: congestion index {congestion}, the processor derives {wanted}"
+    by_sensor = {row["sensor_id"]: row for row in rows}
+    assert by_sensor["ts-rfc-plus"]["dt"] == YESTERDAY.isoformat()
+    # The sample set reaches both sides of each rule (else the comparison above proves little).
+    for accepted in ("ts-rfc-leap-second", "ts-rfc-fraction-9", "future-edge", "gw-full-499", "gw-first-5", "ci-empty-occupied", "old-sensor"):
+        assert accepted in by_sensor
+    for rejected in ("ts-rfc-bad-date", "future-past-edge", "gw-over-000", "gw-mix-2", "gw-first-3", "gw-first-4", "gw-top-level", "trailing-newline\n"):
+        assert rejected not in by_sensor
+
+
+def test_zone_hourly_aggregates_the_accepted_readings(history, data_sets):
+    accepted = processor_accepts(in_window("zone_hourly", ALL_MESSAGES))
+    expected: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+    for entry in accepted:
+        expected[(entry[1], entry[2] // 3_600_000 * 3_600_000)].append(entry)
+    rows = run(history, "zone_hourly", data_sets["zone_hourly"])
+    assert sorted((row["zone"], as_ms(row["hour"])) for row in rows) == sorted(expected)
+    for row in rows:
+        group = expected[(row["zone"], as_ms(row["hour"]))]
+        hour = datetime.fromtimestamp(as_ms(row["hour"]) / 1000, timezone.utc)
+        assert (row["hour_of_day"], row["weekday"]) == (hour.hour, hour.isoweekday())
+        assert row["readings"] == len(group)
+        assert row["sensors"] == len({entry[0] for entry in group})
+        assert row["vehicle_count"] == sum(entry[3] for entry in group)
+        assert row["avg_speed_kmh"] == pytest.approx(sum(entry[4] for entry in group) / len(group))
+        assert row["congestion_index"] == pytest.approx(sum(entry[6] for entry in group) / len(group))
+        assert row["congestion_max"] == pytest.approx(max(entry[6] for entry in group))
+    assert "old-sensor" not in {entry[0] for entry in accepted}, "the sample's old partition must lie outside the window"
+    assert ("daily", epoch_ms(TODAY - timedelta(days=10), 12)) not in {(row["zone"], as_ms(row["hour"])) for row in rows}
+
+
+def test_sensor_daily_counts_each_sensors_readings_per_day(history, data_sets):
+    accepted = processor_accepts(in_window("sensor_daily", ALL_MESSAGES))
+    expected: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for sensor, zone, ts, *_rest in accepted:
+        expected[(sensor, zone, ts // DAY_MS * DAY_MS)].append(ts)
+    rows = run(history, "sensor_daily", data_sets["sensor_daily"])
+    got = {(row["sensor_id"], row["zone"], as_ms(row["day"])): (row["readings"], as_ms(row["last_reading"])) for row in rows}
+    assert got == {group: (len(times), max(times)) for group, times in expected.items()}
+    # the daily sensor reported on four days; the partition three days back is the oldest a refresh reads
+    assert sorted(day for sensor, _zone, day in got if sensor == "daily-sensor") == [
+        epoch_ms(TODAY - timedelta(days=n)) for n in (3, 2, 1, 0)
+    ]
+    assert got[("daily-sensor", "daily", epoch_ms(YESTERDAY))][0] == 4
+    assert ("late-sensor", "daily", epoch_ms(YESTERDAY - timedelta(days=1))) in got  # delivered the next day, counted on its own
+
+
+def test_zone_alerts_apply_the_processors_alert_rule(history, data_sets):
+    accepted = processor_accepts(in_window("zone_alerts", ALL_MESSAGES))
+    windows: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for _sensor, zone, ts, *_rest, congestion in accepted:
+        windows[(zone, ts // 60_000 * 60)].append(congestion)
+    expected, states = [], {}
+    for (zone, window_start), values in sorted(windows.items()):
+        decided = congestion_decision(states.get(zone, ZoneState()), zone, window_start, len(values), sum(values), window_start, 0.7, 0.5, 5)
+        if decided is not None:
+            states[zone], alert = decided
+            if alert.detail_type == CONGESTION_ALERT:
+                expected.append((zone, window_start, alert.detail["congestion_index"], alert.detail["readings"]))
+    rows = run(history, "zone_alerts", data_sets["zone_alerts"])
+    got = sorted((row["zone"], as_ms(row["window_start"]) // 1000, round(row["congestion_index"], 4), row["readings"]) for row in rows)
+    assert got == expected
+    for row in rows:
+        assert as_ms(row["day"]) == as_ms(row["window_start"]) // DAY_MS * DAY_MS
+    # the samples hold an episode with a dip between the thresholds, one after a clear, and too small a window
+    assert [(alert[0], alert[1]) for alert in got if alert[0] == "alert-a"] == [
+        ("alert-a", epoch_ms(YESTERDAY, 17, 0) // 1000), ("alert-a", epoch_ms(YESTERDAY, 17, 5) // 1000)
+    ]
+    assert "alert-old" not in {alert[0] for alert in got}
