@@ -68,6 +68,15 @@ One more is missing API rather than different behaviour:
     now keep what the calls send and answer as AWS documents them: data set ARNs in AWS's form (dataset/ID; moto:
     data-set/ID), ResourceNotFoundException with HTTP 404 (moto: 400), ResourceExistsException (409) for an id in
     use, and AWS's InvalidParameterValueException for refresh properties of a DIRECT_QUERY data set.
+20. QuickSight dashboards have one version in moto (without its DataSetArns and Sheets): UpdateDashboard, DeleteDashboard
+    and DescribeIngestion fail with HTTP 500, and ListDashboardVersions, DescribeDashboardDefinition and
+    UpdateDashboardPublishedVersion have no route. A dashboard now keeps each version with the request that made it
+    (Name, Definition, DashboardPublishOptions, ThemeArn; DataSetArns from the data set declarations), built at once;
+    only its first version is published by itself, and it shows the published version unless asked for another (AWS).
+    DeleteDashboard deletes it with its versions, permissions and tags (with VersionNumber: that version, not the
+    published one). CreateDashboard of an id in use is ResourceExistsException (moto replaces the dashboard). An
+    ingestion started by a SPICE CreateDataSet/UpdateDataSet (fix 19) or CreateIngestion is COMPLETED at once, of no
+    rows: the local endpoint runs no queries.
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -85,6 +94,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -117,7 +127,7 @@ from moto.iot.responses import IoTResponse
 from moto.kinesis.models import Shard
 from moto.moto_api._internal import mock_random
 from moto.quicksight import urls as quicksight_urls
-from moto.quicksight.data_models import QuicksightAccountSettings, QuicksightDataSet
+from moto.quicksight.data_models import QuicksightAccountSettings, QuicksightDashboard, QuicksightDataSet
 from moto.quicksight.exceptions import InvalidParameterValueException
 from moto.quicksight.exceptions import ResourceNotFoundException as QuickSightNotFound
 from moto.quicksight.models import QuickSightBackend
@@ -1030,6 +1040,268 @@ for _handler in (create_data_set, describe_data_set, update_data_set, delete_dat
 for _kind, _snake in (("DataSource", "data_source"), ("DataSet", "data_set"), ("Dashboard", "dashboard")):
     setattr(QuickSightResponse, f"describe_{_snake}_permissions", _describing_permissions(_kind))
     setattr(QuickSightResponse, f"update_{_snake}_permissions", _updating_permissions(_kind))
+
+
+# --- 20: QuickSight dashboard versions, DeleteDashboard, DescribeIngestion ----------------------------------------------
+# moto keeps one version of a dashboard (CreateDashboard's Name, VersionDescription and ThemeArn, not its DataSetArns or
+# Sheets), answers UpdateDashboard, DeleteDashboard and DescribeIngestion with HTTP 500 and has no route for the versions
+# list, the definition or the published version. AWS keeps every version with the request that made it (Name, Definition,
+# DashboardPublishOptions, ThemeArn), shows the published one unless asked for another, and creates a version with every
+# UpdateDashboard without publishing it. moto already routes .../dashboards/ID (so UpdateDashboard and DeleteDashboard
+# need only handlers) and .../data-sets/ID/ingestions/ID; these are the other paths of botocore's model.
+quicksight_urls.url_paths.update(
+    {
+        _ACCOUNT + path: QuickSightResponse.dispatch
+        for path in (
+            r"/dashboards/(?P<dashboard_id>[^/]+)/versions$",
+            r"/dashboards/(?P<dashboard_id>[^/]+)/versions/(?P<version_number>[^/]+)$",
+            r"/dashboards/(?P<dashboard_id>[^/]+)/definition$",
+        )
+    }
+)
+
+
+class ConflictException(JsonRESTError):
+    code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ConflictException", message)
+
+
+def _dashboard(self: QuickSightResponse) -> QuicksightDashboard:
+    dashboard_id = _uri(self, "DashboardId")
+    dashboard = self.quicksight_backend.dashboards.get(dashboard_id)
+    if dashboard is None:
+        raise QuickSightNotFound(f"Dashboard {dashboard_id} not found")  # moto's wording
+    return dashboard
+
+
+def _history(dashboard: QuicksightDashboard) -> dict[str, Any]:
+    """A dashboard's versions (number -> {"version": DashboardVersion, "source": what made it}), the published one and
+    its times; kept on moto's dashboard object, so it goes with it."""
+    return dashboard.__dict__.setdefault("compat_history", {"versions": {}, "last": 0, "published": None})
+
+
+def _add_version(dashboard: QuicksightDashboard, request: dict[str, Any]) -> dict[str, Any]:
+    """A new version from a CreateDashboard/UpdateDashboard request; built at once (this endpoint validates nothing)."""
+    history = _history(dashboard)
+    history["last"] += 1  # as on AWS, a deleted version's number is not given again
+    number, now = history["last"], time.time()
+    definition = request.get("Definition") or {}
+    template = (request.get("SourceEntity") or {}).get("SourceTemplate") or {}
+    declared = definition.get("DataSetIdentifierDeclarations") or template.get("DataSetReferences") or []
+    version = {
+        "VersionNumber": number,
+        "Status": "CREATION_SUCCESSFUL",
+        "Arn": f"{dashboard.arn}/version/{number}",
+        "CreatedTime": now,
+        "Errors": [],
+        "DataSetArns": [entry["DataSetArn"] for entry in declared if "DataSetArn" in entry],
+        "Sheets": [{k: sheet[k] for k in ("SheetId", "Name") if k in sheet} for sheet in definition.get("Sheets") or []],
+        "Description": request.get("VersionDescription"),
+        "ThemeArn": request.get("ThemeArn"),
+        "SourceEntityArn": template.get("Arn"),
+    }
+    source = {k: request.get(k) for k in ("Name", "Definition", "DashboardPublishOptions", "ThemeArn")}
+    history["versions"][number] = {"version": {k: v for k, v in version.items() if v is not None}, "source": source}
+    history["updated"] = now
+    return history["versions"][number]
+
+
+def _publish(dashboard: QuicksightDashboard, number: int) -> None:
+    history = _history(dashboard)
+    history["published"], history["published_time"] = number, time.time()
+    dashboard.name, dashboard.version_number = history["versions"][number]["source"]["Name"], number  # what moto's own code shows
+
+
+def _version_number(self: QuickSightResponse) -> int | None:
+    """The VersionNumber of the request: in the path (UpdateDashboardPublishedVersion) or the query string (version-number)."""
+    given = self.uri_match.get("VersionNumber") or self.querystring.get("version-number", [None])[0]
+    if given is None:
+        return None
+    try:
+        return int(given)
+    except ValueError:
+        raise InvalidParameterValueException(f"VersionNumber {given!r} is not a number") from None
+
+
+def _version(dashboard: QuicksightDashboard, number: int | None = None) -> dict[str, Any]:
+    """Version ``number`` of the dashboard (ResourceNotFoundException if it has none such); None: the published one,
+    as DescribeDashboard and DescribeDashboardDefinition without VersionNumber answer on AWS."""
+    history = _history(dashboard)
+    number = history["published"] if number is None else number
+    if number not in history["versions"]:
+        raise QuickSightNotFound(f"Version {number} of dashboard {dashboard.dashboard_id} not found")
+    return history["versions"][number]
+
+
+_create_dashboard = QuickSightResponse.create_dashboard  # moto's, as fix 19 wraps it (keeping the Permissions)
+
+
+def create_dashboard(self: QuickSightResponse) -> Any:
+    dashboard_id = self._get_param("DashboardId")
+    if dashboard_id in self.quicksight_backend.dashboards:
+        raise ResourceExistsException(f"Dashboard {dashboard_id} already exists")  # moto: replaced without a word
+    _create_dashboard(self)  # moto's, with fix 19's permissions; its tags
+    dashboard = self.quicksight_backend.dashboards[dashboard_id]
+    made = _add_version(dashboard, json.loads(self.body))
+    _publish(dashboard, 1)  # QuickSight publishes a new dashboard's first version
+    _history(dashboard)["created"] = _history(dashboard)["published_time"] = made["version"]["CreatedTime"]
+    return _version_answer(dashboard, made)
+
+
+def _version_answer(dashboard: QuicksightDashboard, made: dict[str, Any]) -> Any:
+    """CreateDashboard's and UpdateDashboard's answer: 202 Accepted, as AWS (the version is built asynchronously there).
+    UpdateDashboard's model reads Status from the body, CreateDashboard's from the HTTP status: both are given."""
+    answer = {"Arn": dashboard.arn, "VersionArn": made["version"]["Arn"], "DashboardId": dashboard.dashboard_id,
+              "CreationStatus": made["version"]["Status"], "Status": 202, "RequestId": "request_id"}
+    return 202, {"status": 202}, json.dumps(answer)
+
+
+def update_dashboard(self: QuickSightResponse) -> Any:
+    """A new version, not published (UpdateDashboardPublishedVersion does that)."""
+    dashboard = _dashboard(self)
+    return _version_answer(dashboard, _add_version(dashboard, json.loads(self.body)))
+
+
+def _described(dashboard: QuicksightDashboard, kept: dict[str, Any]) -> dict[str, Any]:
+    history = _history(dashboard)
+    return {
+        "DashboardId": dashboard.dashboard_id,
+        "Arn": dashboard.arn,
+        "Name": kept["source"]["Name"],  # each version has its own (AWS: DescribeDashboard of an older version shows its name)
+        "Version": kept["version"],
+        "CreatedTime": history["created"],
+        "LastPublishedTime": history["published_time"],
+        "LastUpdatedTime": history["updated"],
+    }
+
+
+def describe_dashboard(self: QuickSightResponse) -> str:
+    dashboard = _dashboard(self)
+    return json.dumps({"Dashboard": _described(dashboard, _version(dashboard, _version_number(self))), "RequestId": "request_id"})
+
+
+def describe_dashboard_definition(self: QuickSightResponse) -> str:
+    dashboard = _dashboard(self)
+    kept = _version(dashboard, _version_number(self))
+    answer = {
+        "DashboardId": dashboard.dashboard_id,
+        "Name": kept["source"]["Name"],
+        "Errors": kept["version"]["Errors"],
+        "ResourceStatus": kept["version"]["Status"],
+        **{k: v for k, v in kept["source"].items() if k != "Name" and v is not None},
+        "RequestId": "request_id",
+    }
+    return json.dumps(answer)
+
+
+def list_dashboard_versions(self: QuickSightResponse) -> str:
+    """One page, as fix 15 does."""
+    history = _history(_dashboard(self))
+    fields = ("Arn", "CreatedTime", "VersionNumber", "Status", "SourceEntityArn", "Description")
+    summaries = [{k: kept["version"][k] for k in fields if k in kept["version"]} for _, kept in sorted(history["versions"].items())]
+    return json.dumps({"DashboardVersionSummaryList": summaries, "RequestId": "request_id"})
+
+
+def update_dashboard_published_version(self: QuickSightResponse) -> str:
+    dashboard = _dashboard(self)
+    number = _version_number(self)
+    _version(dashboard, number)  # an unknown version: ResourceNotFoundException
+    _publish(dashboard, number)  # type: ignore[arg-type]  # in the path: never None (LastUpdatedTime stays, as on AWS)
+    return json.dumps({"DashboardId": dashboard.dashboard_id, "DashboardArn": dashboard.arn, "RequestId": "request_id"})
+
+
+def list_dashboards(self: QuickSightResponse) -> str:
+    """One page; the name and number of each dashboard's published version."""
+    summaries = []
+    for dashboard in self.quicksight_backend.dashboards.values():
+        described = _described(dashboard, _version(dashboard))
+        summaries.append({"Arn": dashboard.arn, "DashboardId": dashboard.dashboard_id, "Name": described["Name"],
+                          "PublishedVersionNumber": described["Version"]["VersionNumber"],
+                          **{k: described[k] for k in ("CreatedTime", "LastUpdatedTime", "LastPublishedTime")}})
+    return json.dumps({"DashboardSummaryList": summaries, "RequestId": "request_id"})
+
+
+def delete_dashboard(self: QuickSightResponse) -> str:
+    """The dashboard with its versions, permissions and tags; with VersionNumber only that version."""
+    dashboard = _dashboard(self)
+    backend = self.quicksight_backend
+    number = _version_number(self)
+    if number is not None:
+        _version(dashboard, number)
+        history = _history(dashboard)
+        if number == history["published"]:  # AWS documents no answer for this; its ConflictException says "inconsistent state"
+            raise ConflictException(f"Version {number} of dashboard {dashboard.dashboard_id} is published: publish another version first")
+        del history["versions"][number]
+    else:
+        del backend.dashboards[dashboard.dashboard_id]
+        backend.tagger.delete_all_tags_for_resource(dashboard.arn)
+        _store(backend, "permissions").pop(dashboard.arn, None)
+    return json.dumps({"Arn": dashboard.arn, "DashboardId": dashboard.dashboard_id, "RequestId": "request_id"})
+
+
+# Ingestions: the SPICE CreateDataSet/UpdateDataSet of fix 19 and CreateIngestion start one; it is COMPLETED at once, of
+# no rows (this endpoint runs no queries). Kept on moto's data set object, so they go with it.
+def _ingestions(data_set: QuicksightDataSet) -> dict[str, dict[str, Any]]:
+    return data_set.__dict__.setdefault("compat_ingestions", {})
+
+
+def _record_ingestion(data_set: QuicksightDataSet, arn: str, ingestion_id: str, request_type: str) -> None:
+    _ingestions(data_set)[ingestion_id] = {
+        "Arn": arn,
+        "IngestionId": ingestion_id,
+        "IngestionStatus": "COMPLETED",
+        "RowInfo": {"RowsIngested": 0, "RowsDropped": 0, "TotalRowsInDataset": 0},
+        "CreatedTime": time.time(),
+        "IngestionTimeInSeconds": 0,
+        "IngestionSizeInBytes": 0,
+        "RequestSource": "MANUAL",
+        "RequestType": request_type,
+    }
+
+
+def _recording_ingestion(handler: Callable[[QuickSightResponse], Any], request_type: str) -> Callable[[QuickSightResponse], Any]:
+    """Fix 19's CreateDataSet/UpdateDataSet, whose answer names the ingestion they start (SPICE): it is recorded."""
+
+    def handled(self: QuickSightResponse) -> Any:
+        response = handler(self)
+        answer = json.loads(response[2] if isinstance(response, tuple) else response)
+        if answer.get("IngestionId"):
+            data_set = self.quicksight_backend.data_sets[answer["DataSetId"]]
+            _record_ingestion(data_set, answer["IngestionArn"], answer["IngestionId"], request_type)
+        return response
+
+    handled.__name__ = handler.__name__
+    return handled
+
+
+def create_ingestion(self: QuickSightResponse) -> Any:
+    """moto's answers INITIALIZED for any data set, with an ARN of moto's form, and keeps nothing."""
+    data_set = _data_set(self)
+    ingestion_id = _uri(self, "IngestionId")
+    if ingestion_id in _ingestions(data_set):
+        raise ResourceExistsException(f"Ingestion {ingestion_id} already exists")
+    arn = f"{data_set.arn}/ingestion/{ingestion_id}"
+    request_type = json.loads(self.body or "{}").get("IngestionType") or "FULL_REFRESH"
+    _record_ingestion(data_set, arn, ingestion_id, request_type)
+    answer = {"Arn": arn, "IngestionId": ingestion_id, "IngestionStatus": "INITIALIZED", "RequestId": "request_id"}
+    return 201, {"status": 201}, json.dumps(answer)
+
+
+def describe_ingestion(self: QuickSightResponse) -> str:
+    data_set = _data_set(self)
+    ingestion = _ingestions(data_set).get(_uri(self, "IngestionId"))
+    if ingestion is None:
+        raise QuickSightNotFound(f"Ingestion {_uri(self, 'IngestionId')} of data set {data_set._id} not found")
+    return json.dumps({"Ingestion": ingestion, "RequestId": "request_id"})
+
+
+QuickSightResponse.create_data_set = _recording_ingestion(QuickSightResponse.create_data_set, "INITIAL_INGESTION")  # type: ignore[method-assign]
+QuickSightResponse.update_data_set = _recording_ingestion(QuickSightResponse.update_data_set, "EDIT")  # type: ignore[method-assign]
+for _handler in (create_dashboard, update_dashboard, describe_dashboard, describe_dashboard_definition, list_dashboard_versions,
+                 update_dashboard_published_version, list_dashboards, delete_dashboard, create_ingestion, describe_ingestion):
+    setattr(QuickSightResponse, _handler.__name__, _handler)
 
 
 if __name__ == "__main__":
