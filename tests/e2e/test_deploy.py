@@ -172,6 +172,17 @@ def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -
         assert f"[{region}] stack {STACK}: CREATE_COMPLETE; package uploaded" in first.stdout
         # the smoke test published through the region's broker and saw its readings, alert and quarantine
         assert re.search(rf"Data flows in {region}: 12 readings stored in [\d.]+s, CongestionAlert after", first.stdout), explain(first)
+        # QuickSight is off for env=local: the role ran as a dry run, planned every resource and created none
+        planned = (
+            f"QuickSight dry run: data source {STACK}-athena, data sets {STACK}-readings, {STACK}-zone-hourly, "
+            f"{STACK}-sensor-daily, {STACK}-zone-alerts, dashboard {STACK}-traffic-history; would create or update {STACK}-athena, "
+            f"{STACK}-readings, {STACK}-zone-hourly, {STACK}-sensor-daily, {STACK}-zone-alerts, {STACK}-traffic-history"
+        )
+        assert first.stdout.count(planned) == len(REGIONS), explain(first)
+        quicksight = deployment.client("quicksight", region)
+        assert quicksight.list_data_sources(AwsAccountId="123456789012")["DataSources"] == []
+        assert quicksight.list_data_sets(AwsAccountId="123456789012")["DataSetSummaries"] == []
+        assert quicksight.list_dashboards(AwsAccountId="123456789012")["DashboardSummaryList"] == []
     for pid_file in deployment.data_plane_pid_files:  # broker, bridge and poller of both regions keep running
         os.kill(int(pid_file.read_text()), 0)
     # us-east-1 completes (smoke test included) before eu-west-1 starts
