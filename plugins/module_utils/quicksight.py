@@ -112,6 +112,21 @@ PERMISSIONS_SPEC = dict(
 )
 
 
+def sharing_spec(tag_aliases=None):
+    """The argument spec of the options of the doc fragment smartcity.iot_analytics.quicksight (who may use the
+    resource, and its tags), the same for every resource module; ``tag_aliases`` for the modules whose ``tags`` have
+    aliases (their documentation names them)."""
+    tags = dict(type="dict", aliases=list(tag_aliases)) if tag_aliases else dict(type="dict")
+    return dict(
+        permissions=PERMISSIONS_SPEC,
+        purge_permissions=dict(type="bool", default=True),
+        tags=tags,
+        purge_tags=dict(type="bool", default=True),
+        identity_region=dict(type="str"),
+        namespace=dict(type="str", default="default"),
+    )
+
+
 class QuickSightError(AnsibleAWSError):
     pass
 
@@ -164,6 +179,17 @@ def is_missing(error):
     """ResourceNotFoundException means "no such resource", unless it is QuickSight saying that the account is not
     subscribed."""
     return error_code(error) == "ResourceNotFoundException" and not account_problem(error_message(error).lower())
+
+
+def missing_ok(call, **kwargs):
+    """``call(aws_retry=True, **kwargs)``, or None when QuickSight answers that the resource does not exist (an account
+    that is not signed up answers ResourceNotFoundException too: that one is raised)."""
+    try:
+        return call(aws_retry=True, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        if not is_missing(error):
+            raise
+        return None
 
 
 def explain(error, what):
@@ -270,6 +296,45 @@ def permissions_list(permissions):
     return [{"Principal": arn, "Actions": list(actions)} for arn, actions in sorted((permissions or {}).items())]
 
 
+def sync_permissions(update, current, wanted, purge, check_mode, read_back=None):
+    """Grant and revoke so that the permissions ``current`` (``{principal: actions}``) become ``wanted`` (None leaves
+    them alone); returns (changed, the permissions after).
+
+    ``update(**changes)`` is the resource's Update...Permissions call with its ids bound; it gets GrantPermissions
+    and RevokePermissions (only the non-empty ones) and is not called in check mode or when nothing differs. After
+    the update the permissions are ``read_back()`` when given, else the Permissions of the update's response when
+    it has them, else the predicted ones (those are also check mode's result)."""
+    if wanted is None:
+        return False, current
+    grants, revokes = permission_changes(current, wanted, purge)
+    if not grants and not revokes:
+        return False, current
+    predicted = apply_permission_changes(current, grants, revokes)
+    if check_mode:
+        return True, predicted
+    changes = {}
+    if grants:
+        changes["GrantPermissions"] = grants
+    if revokes:
+        changes["RevokePermissions"] = revokes
+    response = update(**changes) or {}
+    if read_back is not None:
+        return True, read_back()
+    if response.get("Permissions") is not None:
+        return True, permissions_dict(response["Permissions"])
+    return True, predicted
+
+
+def permissions_and_tags(permissions, tags):
+    """The Permissions and Tags of a Create... request (each only when there are some)."""
+    request = {}
+    if permissions:
+        request["Permissions"] = permissions_list(permissions)
+    if tags:
+        request["Tags"] = tag_list(tags)
+    return request
+
+
 # ---- tags ----
 
 
@@ -305,6 +370,23 @@ def update_tags(client, arn, current_list, wanted, purge):
     return bool(to_set or to_remove)
 
 
+def sync_tags(client, arn, current_list, wanted, purge, check_mode, read_back=None):
+    """``update_tags`` (not in check mode); returns (changed, the tags after as a dict). After an update they are
+    ``read_back()`` when given, else the predicted ones (those are also check mode's result)."""
+    to_set, to_remove = tag_changes(current_list, wanted, purge)
+    after = tags_dict(current_list)
+    if not to_set and not to_remove:
+        return False, after
+    if not check_mode:
+        update_tags(client, arn, current_list, wanted, purge)
+        if read_back is not None:
+            return True, read_back()
+    for key in to_remove:
+        after.pop(key, None)
+    after.update(tags_dict(to_set))
+    return True, after
+
+
 # ---- comparing and waiting ----
 
 
@@ -337,10 +419,13 @@ def fingerprint(document):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def wait_for_status(describe, status_of, timeout, what, success, failure, sleep=time.sleep, clock=time.monotonic):
+def wait_for_status(describe, status_of, timeout, what, success, failure, sleep=None, clock=None):
     """Call ``describe()`` until ``status_of(result)`` is in ``success`` (returns the result) or in ``failure`` (raises
     QuickSightError with the result's errors); raises QuickSightError after ``timeout`` seconds, naming the last
-    status. QuickSight creates and updates data sources and dashboards asynchronously."""
+    status. QuickSight creates and updates data sources and dashboards asynchronously. ``sleep`` and ``clock`` default
+    to ``time.sleep`` and ``time.monotonic`` as they are at the call (so that tests can patch them)."""
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + timeout
     delay = 1.0
     while True:
@@ -357,3 +442,46 @@ def wait_for_status(describe, status_of, timeout, what, success, failure, sleep=
             )
         sleep(min(delay, max(deadline - clock(), 0.1)))
         delay = min(delay * 2, 15.0)
+
+
+# ---- the managers of the resource modules ----
+
+
+class QuickSightResource:
+    """What the managers of quicksight_data_source, quicksight_data_set and quicksight_dashboard share: the module,
+    client, account and check mode, whether the task changed something, and the permission and tag steps (which say
+    so). ``RESOURCE_TYPE`` is the resource's key of ACTION_SETS."""
+
+    RESOURCE_TYPE = ""
+
+    def __init__(self, module, client, account_id, partition):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.account_id = account_id
+        self.partition = partition
+        self.check = module.check_mode
+        self.changed = False
+
+    def predicted_arn(self, kind, resource_id):
+        """The ARN a resource gets (``kind``: datasource, dataset, dashboard), for check mode's results."""
+        return f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:{kind}/{resource_id}"
+
+    def requested_permissions(self):
+        """``wanted_permissions`` of the ``permissions``, ``identity_region`` (default: the module's region) and
+        ``namespace`` options."""
+        params = self.params
+        identity_region = params["identity_region"] or self.module.region
+        return wanted_permissions(params["permissions"], self.RESOURCE_TYPE, self.partition, identity_region, self.account_id, params["namespace"])
+
+    def sync_permissions(self, update, current, wanted, read_back=None):
+        """``sync_permissions`` with the ``purge_permissions`` option; the permissions after."""
+        changed, after = sync_permissions(update, current, wanted, self.params["purge_permissions"], self.check, read_back=read_back)
+        self.changed = self.changed or changed
+        return after
+
+    def sync_tags(self, arn, current_list, read_back=None):
+        """``sync_tags`` with the ``tags`` and ``purge_tags`` options; the tags after."""
+        changed, after = sync_tags(self.client, arn, current_list, self.params["tags"], self.params["purge_tags"], self.check, read_back=read_back)
+        self.changed = self.changed or changed
+        return after

@@ -53,16 +53,8 @@ options:
     description: The QuickSight namespace of the groups.
     type: str
     default: default
-notes:
-  - Read-only; runs the same in check mode.
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight.info
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

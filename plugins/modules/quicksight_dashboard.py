@@ -21,9 +21,9 @@ description:
     The module therefore compares by fingerprint: every version it creates carries the version description
     C(smartcity.iot_analytics definition <fingerprint>), a hash of the definition sent, O(theme_arn) and
     O(publish_options). A different fingerprint, or a different O(name), makes a new version (UpdateDashboard); the
-    module waits until QuickSight has built it (C(CREATION_SUCCESSFUL)) and, with O(publish=true), publishes it
-    (UpdateDashboardPublishedVersion). A version that QuickSight fails to build fails the task with the errors
-    QuickSight reports for it (missing columns, type mismatches and so on)."
+    module waits until QuickSight has built it (C(CREATION_SUCCESSFUL), at most O(wait_timeout) seconds) and, with
+    O(publish=true), publishes it (UpdateDashboardPublishedVersion). A version that QuickSight fails to build fails the
+    task with the errors QuickSight reports for it (missing columns, type mismatches and so on)."
   - "Published version handling: when the published version already has the wanted fingerprint nothing changes.
     When the latest version has it but is not published, O(publish=true) publishes it without making another
     version, and O(publish=false) leaves it unpublished. O(publish=false) never changes which version is published;
@@ -81,61 +81,10 @@ options:
     description:
       - The ARN of the theme the dashboard uses (part of the fingerprint). Omitted means QuickSight's default theme.
     type: str
-  permissions:
-    description:
-      - Who may view or own the dashboard. Each entry names a O(permissions[].principal) and either a
-        O(permissions[].level) or explicit O(permissions[].actions).
-      - Omitted leaves the permissions as they are. A dashboard created without permissions is visible to nobody.
-    type: list
-    elements: dict
-    suboptions:
-      principal:
-        description:
-          - C(group/NAME), C(user/NAME) (in O(namespace) of O(identity_region)) or a full user or group ARN.
-        type: str
-        required: true
-      level:
-        description:
-          - V(viewer) (describe, list versions, query) or V(owner) (also update, delete, publish and share).
-        type: str
-        choices: [viewer, owner]
-      actions:
-        description:
-          - Explicit QuickSight actions instead of a O(permissions[].level), for example C(quicksight:QueryDashboard).
-        type: list
-        elements: str
-  purge_permissions:
-    description:
-      - With V(true), principals that are not in O(permissions) lose their access; with V(false) they keep it.
-        Principals in O(permissions) always get exactly the actions asked for.
-    type: bool
-    default: true
-  identity_region:
-    description:
-      - The region where the account's QuickSight users and groups live (its identity region), used in the ARNs of
-        C(group/NAME) and C(user/NAME) principals. Defaults to O(region).
-    type: str
-  namespace:
-    description:
-      - The QuickSight namespace of C(group/NAME) and C(user/NAME) principals.
-    type: str
-    default: default
+  # permissions, purge_permissions, tags, purge_tags, identity_region, namespace and wait_timeout: the doc fragments
+  # smartcity.iot_analytics.quicksight and smartcity.iot_analytics.quicksight.wait_timeout, with this module's alias
   tags:
-    description:
-      - Tags as a dictionary. Omitted leaves the tags as they are.
-    type: dict
     aliases: [resource_tags]
-  purge_tags:
-    description:
-      - With V(true), tags that are not in O(tags) are removed (only when O(tags) is given).
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - How many seconds to wait for QuickSight to build a new version. A version still being built then fails the
-        task; QuickSight goes on building it and the next run picks it up.
-    type: int
-    default: 600
 notes:
   - Supports check mode and diff mode. The diff shows the name, the fingerprint of the latest version, the published
     version, the permissions and the tags, not the whole definition (QuickSight returns it normalized).
@@ -152,6 +101,8 @@ attributes:
     support: full
     description: The diff shows name, fingerprint, published version, permissions and tags before and after.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight
+  - smartcity.iot_analytics.quicksight.wait_timeout
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -260,7 +211,6 @@ versions_created:
 
 import copy
 import re
-import time
 
 try:
     import botocore
@@ -270,31 +220,30 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
-    PERMISSIONS_SPEC,
     QuickSightError,
+    QuickSightResource,
     account_info,
-    apply_permission_changes,
     fail_aws,
     fingerprint,
     is_missing,
-    permission_changes,
+    permissions_and_tags,
     permissions_dict,
-    permissions_list,
     principal_arn,
     quicksight_client,
     resource_id_error,
-    tag_changes,
+    sharing_spec,
     tag_list,
     tags_dict,
-    update_tags,
     wait_for_status,
-    wanted_permissions,
+)
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import (
+    DESCRIPTION_PREFIX,
+    dashboard_versions_view,
+    permissions_view,
 )
 
 # DashboardId is a ShortRestrictiveResourceId in the service model: at most 512 characters.
 DASHBOARD_ID_MAX = 512
-DESCRIPTION_PREFIX = "smartcity.iot_analytics definition "
-DESCRIPTION = re.compile(re.escape(DESCRIPTION_PREFIX) + r"([0-9a-f]{16})")
 VERSION_ARN = re.compile(r"/version/(\d+)$")
 SUCCESS = ("CREATION_SUCCESSFUL", "UPDATE_SUCCESSFUL")
 IN_PROGRESS = ("CREATION_IN_PROGRESS", "UPDATE_IN_PROGRESS")
@@ -359,12 +308,6 @@ def build_definition(definition, data_sets):
             f"definition: uses DataSetIdentifier {', '.join(parts)}, which {source} lacks; declared: {', '.join(sorted(declared)) or 'none'}"
         )
     return built
-
-
-def version_fingerprint(description):
-    """The fingerprint in a version description this module wrote, or None."""
-    found = DESCRIPTION.fullmatch(description or "")
-    return found.group(1) if found else None
 
 
 def wanted_fingerprint(built, theme_arn, publish_options):
@@ -437,16 +380,12 @@ def version_errors_text(version):
 # ---- AWS ----
 
 
-class Dashboards:
+class Dashboards(QuickSightResource):
+    RESOURCE_TYPE = "dashboard"
+
     def __init__(self, module, client, account_id, partition):
-        self.module = module
-        self.client = client
-        self.params = module.params
-        self.account_id = account_id
-        self.partition = partition
+        super().__init__(module, client, account_id, partition)
         self.dashboard_id = self.params["dashboard_id"]
-        self.check = module.check_mode
-        self.changed = False
         self.versions_created = 0
         self.step = f"reading the QuickSight dashboard {self.dashboard_id!r}"
 
@@ -488,18 +427,13 @@ class Dashboards:
         versions = self.versions()
         if versions is None:  # deleted between the two reads
             return None
-        latest = versions[-1] if versions else published
         permissions = self.call("describing the dashboard's permissions", "describe_dashboard_permissions", **self.ids())
         tags = self.call("listing the dashboard's tags", "list_tags_for_resource", ResourceArn=dashboard["Arn"])
         return {
             "arn": dashboard["Arn"],
             "dashboard_id": dashboard.get("DashboardId", self.dashboard_id),
             "name": dashboard.get("Name"),
-            "version_number": latest.get("VersionNumber"),
-            "version_status": latest.get("Status"),
-            "fingerprint": version_fingerprint(latest.get("Description")),
-            "published_version_number": published.get("VersionNumber"),
-            "published_fingerprint": version_fingerprint(published.get("Description")),
+            **dashboard_versions_view(published, versions),
             "published_status": published.get("Status"),
             "permissions": permissions_dict(permissions.get("Permissions")),
             "tag_list": tags.get("Tags", []),
@@ -517,16 +451,8 @@ class Dashboards:
             return last
 
         try:
-            return wait_for_status(
-                describe,
-                lambda version: version.get("Status"),
-                timeout,
-                f"version {version_number} of the QuickSight dashboard {self.dashboard_id!r}",
-                SUCCESS,
-                FAILURE,
-                sleep=time.sleep,
-                clock=time.monotonic,
-            )
+            what = f"version {version_number} of the QuickSight dashboard {self.dashboard_id!r}"
+            return wait_for_status(describe, lambda version: version.get("Status"), timeout, what, SUCCESS, FAILURE)
         except QuickSightError as error:
             if last.get("Status") not in FAILURE:
                 raise
@@ -555,8 +481,7 @@ class Dashboards:
     def present(self, built):
         params = self.params
         wanted_fp = wanted_fingerprint(built, params["theme_arn"], params["publish_options"])
-        identity_region = params["identity_region"] or self.module.region
-        wanted = wanted_permissions(params["permissions"], "dashboard", self.partition, identity_region, self.account_id, params["namespace"])
+        wanted = self.requested_permissions()
         current = self.read()
         if current is None:
             return None, self.create(built, wanted_fp, wanted)
@@ -590,38 +515,15 @@ class Dashboards:
             self.publish(after, after["version_number"], wanted_fp)
 
     def converge_permissions(self, current, after, wanted):
-        if wanted is None:
-            return
-        grants, revokes = permission_changes(current["permissions"], wanted, self.params["purge_permissions"])
-        if not grants and not revokes:
-            return
-        self.changed = True
-        after["permissions"] = apply_permission_changes(current["permissions"], grants, revokes)
-        if self.check:
-            return
-        request = self.ids()
-        if grants:
-            request["GrantPermissions"] = grants
-        if revokes:
-            request["RevokePermissions"] = revokes
-        response = self.call("updating the dashboard's permissions", "update_dashboard_permissions", **request)
-        if response.get("Permissions") is not None:
-            after["permissions"] = permissions_dict(response["Permissions"])
+        after["permissions"] = self.sync_permissions(
+            lambda **changes: self.call("updating the dashboard's permissions", "update_dashboard_permissions", **self.ids(**changes)),
+            current["permissions"],
+            wanted,
+        )
 
     def converge_tags(self, current, after):
-        params = self.params
-        to_set, to_remove = tag_changes(current["tag_list"], params["tags"], params["purge_tags"])
-        if not to_set and not to_remove:
-            return
-        self.changed = True
-        tags = tags_dict(current["tag_list"])
-        for key in to_remove:
-            tags.pop(key, None)
-        tags.update(tags_dict(to_set))
-        after["tag_list"] = tag_list(tags)
-        if not self.check:
-            self.step = f"updating the dashboard's tags (QuickSight dashboard {self.dashboard_id!r})"
-            update_tags(self.client, current["arn"], current["tag_list"], params["tags"], params["purge_tags"])
+        self.step = f"updating the dashboard's tags (QuickSight dashboard {self.dashboard_id!r})"
+        after["tag_list"] = tag_list(self.sync_tags(current["arn"], current["tag_list"]))
 
     def publish(self, after, version_number, wanted_fp):
         if after["published_version_number"] == version_number and version_number is not None:
@@ -636,7 +538,7 @@ class Dashboards:
         self.changed = True
         self.versions_created = 1
         after = {
-            "arn": f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:dashboard/{self.dashboard_id}",
+            "arn": self.predicted_arn("dashboard", self.dashboard_id),
             "dashboard_id": self.dashboard_id,
             "name": params["name"],
             "version_number": None,
@@ -650,11 +552,7 @@ class Dashboards:
         }
         if self.check:
             return after
-        request = self.version_request(built, wanted_fp)
-        if wanted:
-            request["Permissions"] = permissions_list(wanted)
-        if params["tags"]:
-            request["Tags"] = tag_list(params["tags"])
+        request = dict(self.version_request(built, wanted_fp), **permissions_and_tags(wanted, params["tags"]))
         response = self.call("creating the dashboard", "create_dashboard", **request)
         after["arn"] = response.get("Arn") or after["arn"]
         number = self.created_version(response, default=1)
@@ -677,7 +575,7 @@ def result_view(dashboard):
     if not dashboard:
         return {}
     view = {key: value for key, value in dashboard.items() if key not in ("tag_list", "published_status", "permissions")}
-    view["permissions"] = [{"principal": entry["Principal"], "actions": entry["Actions"]} for entry in permissions_list(dashboard["permissions"])]
+    view["permissions"] = permissions_view(dashboard["permissions"])
     view["tags"] = tags_dict(dashboard["tag_list"])
     return view
 
@@ -700,13 +598,8 @@ def main():
             publish=dict(type="bool", default=True),
             publish_options=dict(type="dict"),
             theme_arn=dict(type="str"),
-            permissions=PERMISSIONS_SPEC,
-            purge_permissions=dict(type="bool", default=True),
-            identity_region=dict(type="str"),
-            namespace=dict(type="str", default="default"),
-            tags=dict(type="dict", aliases=["resource_tags"]),
-            purge_tags=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
+            **sharing_spec(tag_aliases=["resource_tags"]),
         ),
         required_if=[("state", "present", ["name", "definition"])],
         supports_check_mode=True,

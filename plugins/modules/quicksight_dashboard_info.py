@@ -31,16 +31,8 @@ options:
         API's CamelCase, so that they can be saved as a definition file. Only with O(dashboard_id).
     type: bool
     default: false
-notes:
-  - Read-only; runs the same in check mode.
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight.info
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -169,7 +161,6 @@ dashboards:
 """
 
 import datetime
-import re
 
 try:
     import botocore
@@ -184,18 +175,14 @@ from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight
     fail_aws,
     is_missing,
     permissions_dict,
-    permissions_list,
     quicksight_client,
     resource_id_error,
 )
-
-# The version description quicksight_dashboard writes (the same pattern as there).
-DESCRIPTION = re.compile(r"smartcity\.iot_analytics definition ([0-9a-f]{16})")
-
-
-def version_fingerprint(description):
-    found = DESCRIPTION.fullmatch(description or "")
-    return found.group(1) if found else None
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import (
+    dashboard_versions_view,
+    permissions_view,
+    version_fingerprint,
+)
 
 
 def plain(value):
@@ -244,7 +231,6 @@ class Reader:
             raise
         versions.sort(key=lambda version: version.get("VersionNumber") or 0)
         published = dashboard.get("Version") or {}
-        latest = versions[-1] if versions else published
         permissions = self.call(f"describing the permissions of the {what}", "describe_dashboard_permissions", **ids).get("Permissions")
         tags = self.call(f"listing the tags of the {what}", "list_tags_for_resource", ResourceArn=dashboard["Arn"]).get("Tags", [])
         found = {
@@ -254,16 +240,12 @@ class Reader:
             "created_time": dashboard.get("CreatedTime"),
             "last_updated_time": dashboard.get("LastUpdatedTime"),
             "last_published_time": dashboard.get("LastPublishedTime"),
-            "published_version_number": published.get("VersionNumber"),
-            "published_fingerprint": version_fingerprint(published.get("Description")),
+            **dashboard_versions_view(published, versions),
             "published_version": camel_dict_to_snake_dict(published),
-            "version_number": latest.get("VersionNumber"),
-            "version_status": latest.get("Status"),
-            "fingerprint": version_fingerprint(latest.get("Description")),
             "versions": [
                 dict(camel_dict_to_snake_dict(version), fingerprint=version_fingerprint(version.get("Description"))) for version in versions
             ],
-            "permissions": [{"principal": entry["Principal"], "actions": entry["Actions"]} for entry in permissions_list(permissions_dict(permissions))],
+            "permissions": permissions_view(permissions_dict(permissions)),
             "tags": boto3_tag_list_to_ansible_dict(tags),
         }
         if include_definition:

@@ -18,9 +18,10 @@ description:
     UpdateDataSet, which replaces the whole definition (column groups, folders or row-level security added in the
     console are dropped)."
   - "With O(import_mode=SPICE), QuickSight copies the data into SPICE: creating (or updating) the data set starts an
-    ingestion, returned in RV(data_set.ingestion); O(wait=true) waits until it has COMPLETED. O(incremental_refresh)
-    sets the data set's refresh properties (a look-back window on a DATETIME column) and O(refresh_schedule) one refresh
-    schedule; both need SPICE. O(import_mode=DIRECT_QUERY) queries the source at every visual load."
+    ingestion, returned in RV(data_set.ingestion); O(wait=true) waits until it has COMPLETED (at most
+    O(wait_timeout) seconds). O(incremental_refresh) sets the data set's refresh properties (a look-back window on a
+    DATETIME column) and O(refresh_schedule) one refresh schedule; both need SPICE. O(import_mode=DIRECT_QUERY)
+    queries the source at every visual load."
   - Permissions for QuickSight users and groups (viewer or owner, or raw actions) are granted and revoked to match
     O(permissions); tags are set to match O(tags).
   - O(state=absent) deletes the data set (with its refresh schedules and properties). Dashboards that use it stop
@@ -150,64 +151,16 @@ options:
         omitted).
     type: bool
     default: false
-  permissions:
-    description:
-      - Who may use the data set. Omitted, permissions are left alone; with O(purge_permissions=true), principals that
-        are not listed lose their access.
-    type: list
-    elements: dict
-    suboptions:
-      principal:
-        description:
-          - C(group/NAME), C(user/NAME) (in O(namespace) of O(identity_region)) or a user or group ARN.
-        type: str
-        required: true
-      level:
-        description:
-          - V(viewer) can use the data set in analyses; V(owner) can also change, refresh, share and delete it.
-        type: str
-        choices: [viewer, owner]
-      actions:
-        description:
-          - Raw QuickSight actions instead of O(permissions[].level).
-        type: list
-        elements: str
-  purge_permissions:
-    description:
-      - Revoke the access of principals that are not in O(permissions).
-    type: bool
-    default: true
-  tags:
-    description:
-      - Tags of the data set. Omitted, tags are left alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description:
-      - Remove tags that are not in O(tags).
-    type: bool
-    default: true
-  identity_region:
-    description:
-      - The region where the account's QuickSight users and groups live (its identity region), used to build the ARNs
-        of O(permissions[].principal). Defaults to the module's region.
-    type: str
-  namespace:
-    description:
-      - The QuickSight namespace of the users and groups of O(permissions).
-    type: str
-    default: default
   wait:
     description:
       - Wait until the ingestion that QuickSight starts when it creates or updates a SPICE data set has COMPLETED; a
         FAILED or CANCELLED ingestion fails the task with the ingestion's error.
     type: bool
     default: false
-  wait_timeout:
-    description:
-      - How many seconds to wait with O(wait=true). The ingestion goes on when the task gives up.
-    type: int
-    default: 600
+  # permissions, purge_permissions, tags, purge_tags, identity_region, namespace and wait_timeout: the doc fragments
+  # smartcity.iot_analytics.quicksight and smartcity.iot_analytics.quicksight.wait_timeout, with this module's alias
+  tags:
+    aliases: [resource_tags]
 notes:
   - Supports check mode and diff mode; the diff shows the name, import mode, SQL or table, columns, refresh schedule,
     incremental refresh, permissions and tags before and after.
@@ -222,6 +175,8 @@ attributes:
     support: full
     description: The diff shows the data set's definition, refresh, permissions and tags before and after.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight
+  - smartcity.iot_analytics.quicksight.wait_timeout
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -360,25 +315,21 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
-    PERMISSIONS_SPEC,
+    QuickSightResource,
     account_info,
-    apply_permission_changes,
     differs,
-    error_code,
     fail_aws,
-    permission_changes,
+    missing_ok,
+    permissions_and_tags,
     permissions_dict,
-    permissions_list,
     principal_arn,
     quicksight_client,
     resource_id_error,
-    tag_changes,
-    tag_list,
+    sharing_spec,
     tags_dict,
-    update_tags,
     wait_for_status,
-    wanted_permissions,
 )
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import incremental_view, permissions_view, schedule_view
 
 PHYSICAL_TABLE_ID = "history"
 COLUMN_TYPES = ["STRING", "INTEGER", "DECIMAL", "DATETIME", "BIT", "BOOLEAN", "JSON"]
@@ -390,8 +341,6 @@ MAX_SQL = 65536
 DATA_SOURCE_ARN = re.compile(r"arn:[\w-]+:quicksight:[\w-]+:\d{12}:datasource/[\w-]{1,2048}", re.ASCII)
 TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 DAY_OF_MONTH = re.compile(r"LAST_DAY_OF_MONTH|[1-9]|1\d|2[0-8]")
-# A ResourceNotFoundException that is about the account (not signed up for QuickSight), not about the data set.
-ACCOUNT_NOT_FOUND = re.compile(r"signed up|subscri|directory information", re.IGNORECASE)
 
 
 # ---- the options as plain data (pure: the tests and the definition files use these) ----
@@ -606,27 +555,11 @@ def data_set_differs(request, current):
 # ---- views (snake_case results and the diff) ----
 
 
-def incremental_view(properties):
-    window = ((properties or {}).get("RefreshConfiguration") or {}).get("IncrementalRefresh", {}).get("LookbackWindow")
-    if not window:
-        return None
-    return {"column": window.get("ColumnName"), "size": window.get("Size"), "unit": window.get("SizeUnit")}
-
-
-def schedule_view(schedule):
+def refresh_schedule_view(schedule):
+    """The managed schedule as the result's ``refresh_schedule``: the option's keys, and ``arn`` when it is known."""
     if not schedule:
         return None
-    frequency = schedule.get("ScheduleFrequency") or {}
-    on_day = frequency.get("RefreshOnDay") or {}
-    view = {
-        "schedule_id": schedule.get("ScheduleId"),
-        "interval": frequency.get("Interval"),
-        "refresh_type": schedule.get("RefreshType"),
-        "time_of_day": frequency.get("TimeOfTheDay"),
-        "timezone": frequency.get("Timezone"),
-        "day_of_week": on_day.get("DayOfWeek"),
-        "day_of_month": on_day.get("DayOfMonth"),
-    }
+    view = schedule_view(schedule)
     if schedule.get("Arn"):
         view["arn"] = schedule["Arn"]
     return view
@@ -649,9 +582,9 @@ def data_set_view(data_set, permissions, tags, schedule, properties, ingestion=N
         "import_mode": data_set.get("ImportMode"),
         "columns": [{"name": column.get("Name"), "type": column.get("Type")} for column in columns or []],
         "physical_table": camel_dict_to_snake_dict(table),
-        "refresh_schedule": schedule_view(schedule),
+        "refresh_schedule": refresh_schedule_view(schedule),
         "incremental_refresh": incremental_view(properties),
-        "permissions": None if permissions is None else [{"principal": arn, "actions": list(actions)} for arn, actions in sorted(permissions.items())],
+        "permissions": permissions_view(permissions),
         "tags": tags,
         "ingestion": ingestion,
     }
@@ -691,32 +624,14 @@ def ingestion_view(arn, ingestion_id, described=None):
 # ---- talking to QuickSight ----
 
 
-def missing_ok(call, **kwargs):
-    """``call(**kwargs)``, or None when QuickSight answers ResourceNotFoundException about the resource (not about the
-    account: an account that is not signed up answers that too, and that must fail)."""
-    try:
-        return call(aws_retry=True, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) != "ResourceNotFoundException" or ACCOUNT_NOT_FOUND.search(error.response.get("Error", {}).get("Message", "")):
-            raise
-        return None
+class DataSets(QuickSightResource):
+    RESOURCE_TYPE = "data_set"
 
-
-class DataSets:
     def __init__(self, module, client, account_id, partition):
-        self.module = module
-        self.client = client
-        self.params = module.params
-        self.account_id = account_id
-        self.partition = partition
+        super().__init__(module, client, account_id, partition)
         self.data_set_id = self.params["data_set_id"]
-        self.check = module.check_mode
-        self.changed = False
         self.doing = "reading the data set"
         self.key = {"AwsAccountId": account_id, "DataSetId": self.data_set_id}
-
-    def predicted_arn(self):
-        return f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:dataset/{self.data_set_id}"
 
     # ---- reading ----
 
@@ -752,9 +667,7 @@ class DataSets:
         params = self.params
         request = build_request(params, self.account_id)
         current = self.describe()
-        wanted_perms = wanted_permissions(
-            params["permissions"], "data_set", self.partition, params["identity_region"] or self.module.region, self.account_id, params["namespace"]
-        )
+        wanted_perms = self.requested_permissions()
         ingestion = None
         if current is None:
             before = None
@@ -797,15 +710,10 @@ class DataSets:
     def create(self, request, wanted_perms):
         self.changed = True
         if self.check:
-            return self.predicted_arn(), None
+            return self.predicted_arn("dataset", self.data_set_id), None
         self.doing = "creating the data set"
-        extra = {}
-        if wanted_perms:
-            extra["Permissions"] = permissions_list(wanted_perms)
-        if self.params["tags"]:
-            extra["Tags"] = tag_list(self.params["tags"])
-        created = self.client.create_data_set(aws_retry=True, **request, **extra)
-        return created.get("Arn") or self.predicted_arn(), self.started_ingestion(created)
+        created = self.client.create_data_set(aws_retry=True, **request, **permissions_and_tags(wanted_perms, self.params["tags"]))
+        return created.get("Arn") or self.predicted_arn("dataset", self.data_set_id), self.started_ingestion(created)
 
     def update(self, request):
         self.changed = True
@@ -821,36 +729,13 @@ class DataSets:
         return ingestion_view(response.get("IngestionArn"), response["IngestionId"])
 
     def update_permissions(self, current, wanted):
-        if wanted is None:
-            return current
-        grants, revokes = permission_changes(current, wanted, self.params["purge_permissions"])
-        if not grants and not revokes:
-            return current
-        self.changed = True
-        if not self.check:
-            self.doing = "updating the data set's permissions"
-            changes = {}
-            if grants:
-                changes["GrantPermissions"] = grants
-            if revokes:
-                changes["RevokePermissions"] = revokes
-            self.client.update_data_set_permissions(aws_retry=True, **self.key, **changes)
-        return apply_permission_changes(current, grants, revokes)
+        return self.sync_permissions(
+            lambda **changes: self.write("updating the data set's permissions", self.client.update_data_set_permissions, **changes), current, wanted
+        )
 
     def update_tags(self, arn, current_list):
-        wanted, purge = self.params["tags"], self.params["purge_tags"]
-        to_set, to_remove = tag_changes(current_list, wanted, purge)
-        after = tags_dict(current_list)
-        if not to_set and not to_remove:
-            return after
-        self.changed = True
-        if not self.check:
-            self.doing = "tagging the data set"
-            update_tags(self.client, arn, current_list, wanted, purge)
-        for key in to_remove:
-            after.pop(key, None)
-        after.update(tags_dict(to_set))
-        return after
+        self.doing = "tagging the data set"
+        return self.sync_tags(arn, current_list)
 
     def find_schedule(self, schedules):
         wanted_id = schedule_id(self.params)
@@ -950,14 +835,9 @@ def main():
                 ),
             ),
             purge_refresh_schedules=dict(type="bool", default=False),
-            permissions=PERMISSIONS_SPEC,
-            purge_permissions=dict(type="bool", default=True),
-            tags=dict(type="dict", aliases=["resource_tags"]),
-            purge_tags=dict(type="bool", default=True),
-            identity_region=dict(type="str"),
-            namespace=dict(type="str", default="default"),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=600),
+            **sharing_spec(tag_aliases=["resource_tags"]),
         ),
         mutually_exclusive=[["custom_sql", "relational_table"]],
         supports_check_mode=True,

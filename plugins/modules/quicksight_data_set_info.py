@@ -21,16 +21,8 @@ options:
     description:
       - The id of the data set to describe. Omitted, all data sets are listed.
     type: str
-notes:
-  - Read-only; runs the same in check mode.
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight.info
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -110,9 +102,6 @@ data_sets:
       type: dict
 """
 
-import datetime
-import re
-
 try:
     import botocore
 except ImportError:
@@ -124,53 +113,26 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     account_info,
-    error_code,
     fail_aws,
     list_tags,
+    missing_ok,
     permissions_dict,
     quicksight_client,
     resource_id_error,
 )
-
-# A ResourceNotFoundException that is about the account (not signed up for QuickSight), not about the data set.
-ACCOUNT_NOT_FOUND = re.compile(r"signed up|subscri|directory information", re.IGNORECASE)
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import incremental_view, iso, permissions_view, schedule_view
 
 
-def missing_ok(call, **kwargs):
-    """``call(**kwargs)``, or None when the resource is not found (an account that is not signed up fails instead)."""
-    try:
-        return call(aws_retry=True, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) != "ResourceNotFoundException" or ACCOUNT_NOT_FOUND.search(error.response.get("Error", {}).get("Message", "")):
-            raise
-        return None
-
-
-def iso(value):
-    return value.isoformat() if isinstance(value, datetime.datetime) else value
-
-
-def schedule_view(schedule):
-    frequency = schedule.get("ScheduleFrequency") or {}
-    on_day = frequency.get("RefreshOnDay") or {}
+def summary_view(data_set):
+    """What a DataSet and a ListDataSets summary both have."""
     return {
-        "schedule_id": schedule.get("ScheduleId"),
-        "interval": frequency.get("Interval"),
-        "refresh_type": schedule.get("RefreshType"),
-        "time_of_day": frequency.get("TimeOfTheDay"),
-        "timezone": frequency.get("Timezone"),
-        "day_of_week": on_day.get("DayOfWeek"),
-        "day_of_month": on_day.get("DayOfMonth"),
-        "start_after": iso(schedule.get("StartAfterDateTime")),
-        "arn": schedule.get("Arn"),
+        "arn": data_set.get("Arn"),
+        "data_set_id": data_set.get("DataSetId"),
+        "name": data_set.get("Name"),
+        "import_mode": data_set.get("ImportMode"),
+        "created_time": iso(data_set.get("CreatedTime")),
+        "last_updated_time": iso(data_set.get("LastUpdatedTime")),
     }
-
-
-def incremental_view(properties):
-    window = ((properties or {}).get("RefreshConfiguration") or {}).get("IncrementalRefresh", {}).get("LookbackWindow")
-    if not window:
-        return None
-    return {"column": window.get("ColumnName"), "size": window.get("Size"), "unit": window.get("SizeUnit")}
 
 
 def input_columns(data_set):
@@ -207,20 +169,18 @@ class Reader:
             schedules = (missing_ok(self.client.list_refresh_schedules, **key) or {}).get("RefreshSchedules", [])
         return [
             {
-                "arn": data_set.get("Arn"),
-                "data_set_id": data_set.get("DataSetId"),
-                "name": data_set.get("Name"),
-                "import_mode": data_set.get("ImportMode"),
-                "created_time": iso(data_set.get("CreatedTime")),
-                "last_updated_time": iso(data_set.get("LastUpdatedTime")),
+                **summary_view(data_set),
                 "columns": input_columns(data_set),
                 "output_columns": [{"name": column.get("Name"), "type": column.get("Type")} for column in data_set.get("OutputColumns") or []],
                 "physical_table_map": {table_id: camel_dict_to_snake_dict(table) for table_id, table in (data_set.get("PhysicalTableMap") or {}).items()},
                 "logical_table_map": {table_id: camel_dict_to_snake_dict(table) for table_id, table in (data_set.get("LogicalTableMap") or {}).items()},
                 "consumed_spice_capacity_in_bytes": data_set.get("ConsumedSpiceCapacityInBytes"),
-                "permissions": [{"principal": arn, "actions": actions} for arn, actions in sorted(permissions.items())],
+                "permissions": permissions_view(permissions),
                 "tags": tags,
-                "refresh_schedules": sorted((schedule_view(schedule) for schedule in schedules), key=lambda view: view["schedule_id"] or ""),
+                "refresh_schedules": sorted(
+                    (dict(schedule_view(schedule), start_after=iso(schedule.get("StartAfterDateTime")), arn=schedule.get("Arn")) for schedule in schedules),
+                    key=lambda view: view["schedule_id"] or "",
+                ),
                 "incremental_refresh": incremental_view(properties),
             }
         ]
@@ -234,18 +194,7 @@ class Reader:
             token = page.get("NextToken")
             if not token:
                 break
-        views = [
-            {
-                "arn": summary.get("Arn"),
-                "data_set_id": summary.get("DataSetId"),
-                "name": summary.get("Name"),
-                "import_mode": summary.get("ImportMode"),
-                "created_time": iso(summary.get("CreatedTime")),
-                "last_updated_time": iso(summary.get("LastUpdatedTime")),
-            }
-            for summary in summaries
-        ]
-        return sorted(views, key=lambda view: view["data_set_id"] or "")
+        return sorted((summary_view(summary) for summary in summaries), key=lambda view: view["data_set_id"] or "")
 
 
 def main():

@@ -58,68 +58,15 @@ options:
       - Whether QuickSight connects to Athena with SSL (C(SslProperties.DisableSsl) is the opposite).
     type: bool
     default: true
-  permissions:
-    description:
-      - The QuickSight users and groups that may use the data source, and what they may do.
-      - Omitted, the permissions are neither read nor changed (and not returned).
-    type: list
-    elements: dict
-    suboptions:
-      principal:
-        description:
-          - V(group/NAME), V(user/NAME) (in O(namespace) of O(identity_region)) or the ARN of a QuickSight user or
-            group.
-        type: str
-        required: true
-      level:
-        description:
-          - "V(viewer) (describe and use the data source) or V(owner) (also update, share and delete it): the
-            console's levels. Mutually exclusive with O(permissions[].actions)."
-        type: str
-        choices: [viewer, owner]
-      actions:
-        description:
-          - The C(quicksight:...) actions to grant, instead of a level (1 to 20 of them).
-        type: list
-        elements: str
-  purge_permissions:
-    description:
-      - With V(true), principals that O(permissions) does not list lose their permissions; with V(false) they keep
-        them. A principal that is listed always ends up with exactly the given actions.
-    type: bool
-    default: true
-  tags:
-    description:
-      - The tags of the data source, as a dictionary of strings. Omitted, the tags are left alone.
-    type: dict
-  purge_tags:
-    description:
-      - With V(true), tags that O(tags) does not name are removed; with V(false) they are kept.
-    type: bool
-    default: true
-  identity_region:
-    description:
-      - The QuickSight identity region, where the users and groups of O(permissions) live. Defaults to the region of
-        the module.
-    type: str
-  namespace:
-    description:
-      - The QuickSight namespace of the users and groups of O(permissions).
-    type: str
-    default: default
+  # permissions, purge_permissions, tags, purge_tags, identity_region, namespace and wait_timeout: the doc fragments
+  # smartcity.iot_analytics.quicksight and smartcity.iot_analytics.quicksight.wait_timeout, with this module's default
   wait_timeout:
-    description:
-      - How many seconds to wait for the creation or update to finish. After that the module fails; QuickSight goes on
-        and a new run sees where it ended.
-    type: int
     default: 300
 notes:
   - Supports check mode and diff mode; the diff shows name, workgroup, role ARN, SSL, tags and (when managed)
     permissions before and after.
   - QuickSight must be subscribed (Enterprise edition) in the account, and have access to Athena and to the S3 buckets
     of the workgroup; the module's error messages say what to enable where.
-  - A data source created without O(permissions) is visible to nobody in the QuickSight console; grant at least one
-    owner.
 attributes:
   check_mode:
     support: full
@@ -128,6 +75,8 @@ attributes:
     support: full
     description: The diff shows name, workgroup, role ARN, SSL, tags and permissions (when managed) before and after.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight
+  - smartcity.iot_analytics.quicksight.wait_timeout
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -238,40 +187,32 @@ data_source:
 """
 
 import re
-import time
 
 try:
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     ACTION_SETS,
-    PERMISSIONS_SPEC,
     QuickSightError,
+    QuickSightResource,
     account_info,
-    apply_permission_changes,
     differs,
-    error_code,
-    explain,
     fail_aws,
-    permission_changes,
+    is_missing,
+    permissions_and_tags,
     permissions_dict,
-    permissions_list,
     principal_arn,
     quicksight_client,
     resource_id_error,
-    tag_changes,
-    tag_list,
+    sharing_spec,
     tags_dict,
-    update_tags,
     wait_for_status,
-    wanted_permissions,
 )
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import data_source_view
 
 TYPE = "ATHENA"
 WORKGROUP = re.compile(r"[a-zA-Z0-9._-]{1,128}")
@@ -324,40 +265,10 @@ def validate_sharing(module):
             module.fail_json(msg=f"tags: the value of {key!r} must be a string (quote it), got {type(value).__name__}")
 
 
-def is_missing(error):
-    """ResourceNotFoundException means "no such data source", unless it is QuickSight saying that the account is not
-    subscribed (explain() knows how that reads)."""
-    return error_code(error) == "ResourceNotFoundException" and "not subscribed" not in explain(error, "")
-
-
-def iso(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def view(source, tags, permissions):
-    """The module's snake_case result for a DataSource from the API, its tags (dict) and permissions ({principal:
-    actions}, or None when not managed)."""
-    parameters = source.get("DataSourceParameters") or {}
-    athena = parameters.get("AthenaParameters") or {}
-    result = {
-        "arn": source.get("Arn"),
-        "data_source_id": source.get("DataSourceId"),
-        "name": source.get("Name"),
-        "type": source.get("Type"),
-        "status": source.get("Status"),
-        "workgroup": athena.get("WorkGroup"),
-        "role_arn": athena.get("RoleArn"),
-        "ssl": not (source.get("SslProperties") or {}).get("DisableSsl", False),
-        "data_source_parameters": camel_dict_to_snake_dict(parameters),
-        "created_time": iso(source.get("CreatedTime")),
-        "last_updated_time": iso(source.get("LastUpdatedTime")),
-        "tags": dict(tags or {}),
-    }
-    if source.get("ErrorInfo"):
-        result["error_info"] = camel_dict_to_snake_dict(source["ErrorInfo"])
-    if permissions is not None:
-        result["permissions"] = [{"principal": arn, "actions": list(actions)} for arn, actions in sorted(permissions.items())]
-    return result
+    """The module's snake_case result for a DataSource from the API, its tags (dict, None for none) and permissions
+    ({principal: actions}, or None when not managed)."""
+    return data_source_view(source, tags or {}, permissions)
 
 
 def diff_view(result):
@@ -367,16 +278,12 @@ def diff_view(result):
     return {key: result[key] for key in keys if key in result}
 
 
-class DataSources:
+class DataSources(QuickSightResource):
+    RESOURCE_TYPE = "data_source"
+
     def __init__(self, module, client, account_id, partition):
-        self.module = module
-        self.client = client
-        self.account_id = account_id
-        self.partition = partition
-        self.params = module.params
+        super().__init__(module, client, account_id, partition)
         self.source_id = module.params["data_source_id"]
-        self.check = module.check_mode
-        self.changed = False
 
     def call(self, what, method, **kwargs):
         """One API call with retries; a failure becomes QuickSightError saying what was being done."""
@@ -408,16 +315,7 @@ class DataSources:
         return permissions_dict(response.get("Permissions"))
 
     def wait(self, what, success, failure):
-        return wait_for_status(
-            self.describe_settled,
-            lambda source: source.get("Status"),
-            self.params["wait_timeout"],
-            what,
-            success,
-            failure,
-            sleep=time.sleep,
-            clock=time.monotonic,
-        )
+        return wait_for_status(self.describe_settled, lambda source: source.get("Status"), self.params["wait_timeout"], what, success, failure)
 
     def describe_settled(self):
         source = self.describe()
@@ -426,16 +324,6 @@ class DataSources:
         return source
 
     # ---- wanted state ----
-
-    def desired_permissions(self):
-        return wanted_permissions(
-            self.params["permissions"],
-            "data_source",
-            self.partition,
-            self.params["identity_region"] or self.module.region,
-            self.account_id,
-            self.params["namespace"],
-        )
 
     def wanted_athena(self, current_athena):
         """The AthenaParameters to send: what the data source has (keys this module does not manage stay), with the
@@ -465,59 +353,34 @@ class DataSources:
             )
         if source is not None and source.get("Status") in IN_PROGRESS and not self.check:
             source = self.wait(f"The data source {self.source_id!r} (changed elsewhere)", SETTLED, ())
-        wanted_perms = self.desired_permissions()
-        tags = self.params["tags"]
+        wanted_perms = self.requested_permissions()
         if source is None:
-            return None, self.create(wanted_perms, tags)
+            return None, self.create(wanted_perms, self.params["tags"])
 
         current_tag_list = self.tags_of(source["Arn"])
         current_permissions = self.permissions_of() if wanted_perms is not None else None
         before = view(source, tags_dict(current_tag_list), current_permissions)
+        if self.settings_differ(source) or source.get("Status") in FAILED:
+            self.changed = True
+            source = self.update(source)
+        permissions = self.sync_permissions(self.update_permissions, current_permissions, wanted_perms, read_back=self.permissions_of)
+        try:
+            tags = self.sync_tags(source["Arn"], current_tag_list, read_back=lambda: tags_dict(self.tags_of(source["Arn"])))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise QuickSightError(message=f"Tagging the data source {self.source_id!r}", exception=error) from error
+        return before, view(source, tags, permissions)
 
-        update = self.settings_differ(source) or source.get("Status") in FAILED
-        grants, revokes = permission_changes(current_permissions, wanted_perms, self.params["purge_permissions"]) if wanted_perms is not None else ([], [])
-        to_set, to_remove = tag_changes(current_tag_list, tags, self.params["purge_tags"])
-        self.changed = bool(update or grants or revokes or to_set or to_remove)
-        if not self.changed:
-            return before, before
+    def update(self, source):
+        """The data source after UpdateDataSource with the wanted settings (in check mode, as it would be)."""
+        athena = self.wanted_athena((source.get("DataSourceParameters") or {}).get("AthenaParameters"))
+        settings = {"Name": self.params["name"], "DataSourceParameters": {"AthenaParameters": athena}, "SslProperties": {"DisableSsl": not self.params["ssl"]}}
         if self.check:
-            predicted = dict(source, Name=self.params["name"])
-            predicted["DataSourceParameters"] = {"AthenaParameters": self.wanted_athena((source.get("DataSourceParameters") or {}).get("AthenaParameters"))}
-            predicted["SslProperties"] = {"DisableSsl": not self.params["ssl"]}
-            new_tags = dict(before["tags"])
-            for key in to_remove:
-                new_tags.pop(key, None)
-            new_tags.update(tags_dict(to_set))
-            new_permissions = apply_permission_changes(current_permissions, grants, revokes) if wanted_perms is not None else None
-            return before, view(predicted, new_tags, new_permissions)
+            return dict(source, **settings)
+        self.call(f"Updating the data source {self.source_id!r}", "update_data_source", **settings, **self.ids)
+        return self.wait(f"Updating the data source {self.source_id!r}", ("UPDATE_SUCCESSFUL",), ("UPDATE_FAILED",))
 
-        if update:
-            self.call(
-                f"Updating the data source {self.source_id!r}",
-                "update_data_source",
-                Name=self.params["name"],
-                DataSourceParameters={"AthenaParameters": self.wanted_athena((source.get("DataSourceParameters") or {}).get("AthenaParameters"))},
-                SslProperties={"DisableSsl": not self.params["ssl"]},
-                **self.ids,
-            )
-            source = self.wait(f"Updating the data source {self.source_id!r}", ("UPDATE_SUCCESSFUL",), ("UPDATE_FAILED",))
-        permissions = current_permissions
-        if grants or revokes:
-            changes = {}
-            if grants:
-                changes["GrantPermissions"] = grants
-            if revokes:
-                changes["RevokePermissions"] = revokes
-            self.call(f"Updating the permissions of the data source {self.source_id!r}", "update_data_source_permissions", **changes, **self.ids)
-            permissions = self.permissions_of()
-        new_tags = before["tags"]
-        if to_set or to_remove:
-            try:
-                update_tags(self.client, source["Arn"], current_tag_list, tags, self.params["purge_tags"])
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-                raise QuickSightError(message=f"Tagging the data source {self.source_id!r}", exception=error) from error
-            new_tags = tags_dict(self.tags_of(source["Arn"]))
-        return before, view(source, new_tags, permissions)
+    def update_permissions(self, **changes):
+        return self.call(f"Updating the permissions of the data source {self.source_id!r}", "update_data_source_permissions", **changes, **self.ids)
 
     def create(self, wanted_perms, tags):
         self.changed = True
@@ -528,15 +391,10 @@ class DataSources:
             SslProperties={"DisableSsl": not self.params["ssl"]},
             **self.ids,
         )
-        if wanted_perms:
-            request["Permissions"] = permissions_list(wanted_perms)
-        if tags:
-            request["Tags"] = tag_list(tags)
         if self.check:
-            arn = f"arn:{self.partition}:quicksight:{self.module.region}:{self.account_id}:datasource/{self.source_id}"
-            predicted = {key: value for key, value in request.items() if key not in ("Permissions", "Tags", "AwsAccountId")}
-            return view(dict(predicted, Arn=arn), tags, wanted_perms)
-        self.call(f"Creating the data source {self.source_id!r}", "create_data_source", **request)
+            predicted = {key: value for key, value in request.items() if key != "AwsAccountId"}
+            return view(dict(predicted, Arn=self.predicted_arn("datasource", self.source_id)), tags, wanted_perms)
+        self.call(f"Creating the data source {self.source_id!r}", "create_data_source", **request, **permissions_and_tags(wanted_perms, tags))
         source = self.wait(f"Creating the data source {self.source_id!r}", ("CREATION_SUCCESSFUL",), ("CREATION_FAILED",))
         permissions = self.permissions_of() if wanted_perms is not None else None
         return view(source, tags_dict(self.tags_of(source["Arn"])), permissions)
@@ -566,13 +424,8 @@ def main():
             workgroup=dict(type="str"),
             role_arn=dict(type="str"),
             ssl=dict(type="bool", default=True),
-            permissions=PERMISSIONS_SPEC,
-            purge_permissions=dict(type="bool", default=True),
-            tags=dict(type="dict"),
-            purge_tags=dict(type="bool", default=True),
-            identity_region=dict(type="str"),
-            namespace=dict(type="str", default="default"),
             wait_timeout=dict(type="int", default=300),
+            **sharing_spec(),
         ),
         supports_check_mode=True,
     )

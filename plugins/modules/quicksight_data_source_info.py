@@ -24,14 +24,8 @@ options:
     type: str
 notes:
   - QuickSight must be subscribed in the account; the error messages say what to enable where.
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - smartcity.iot_analytics.quicksight.info
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -129,57 +123,20 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     QuickSightError,
     account_info,
-    error_code,
-    explain,
     fail_aws,
+    is_missing,
     permissions_dict,
     quicksight_client,
     quicksight_retry,
     resource_id_error,
     tags_dict,
 )
-
-
-def is_missing(error):
-    """ResourceNotFoundException means "no such data source", unless QuickSight says the account is not subscribed."""
-    return error_code(error) == "ResourceNotFoundException" and "not subscribed" not in explain(error, "")
-
-
-def iso(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def view(source, tags=None, permissions=None):
-    """A DataSource (or a ListDataSources entry) in snake_case, with its tags and permissions when they were read."""
-    parameters = source.get("DataSourceParameters") or {}
-    athena = parameters.get("AthenaParameters") or {}
-    result = {
-        "arn": source.get("Arn"),
-        "data_source_id": source.get("DataSourceId"),
-        "name": source.get("Name"),
-        "type": source.get("Type"),
-        "status": source.get("Status"),
-        "workgroup": athena.get("WorkGroup"),
-        "role_arn": athena.get("RoleArn"),
-        "ssl": not (source.get("SslProperties") or {}).get("DisableSsl", False),
-        "data_source_parameters": camel_dict_to_snake_dict(parameters),
-        "created_time": iso(source.get("CreatedTime")),
-        "last_updated_time": iso(source.get("LastUpdatedTime")),
-    }
-    if source.get("ErrorInfo"):
-        result["error_info"] = camel_dict_to_snake_dict(source["ErrorInfo"])
-    if tags is not None:
-        result["tags"] = tags
-    if permissions is not None:
-        result["permissions"] = [{"principal": arn, "actions": list(actions)} for arn, actions in sorted(permissions.items())]
-    return result
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight_views import data_source_view
 
 
 class Reader:
@@ -198,7 +155,7 @@ class Reader:
             if is_missing(error):  # also: deleted between the calls
                 return []
             raise QuickSightError(message=f"Describing the data source {source_id!r}", exception=error) from error
-        return [view(source, tags_dict(tags), permissions_dict(permissions))]
+        return [data_source_view(source, tags_dict(tags), permissions_dict(permissions))]
 
     def every(self):
         @quicksight_retry()
@@ -212,7 +169,7 @@ class Reader:
             sources = pages()
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             raise QuickSightError(message="Listing the data sources", exception=error) from error
-        return [view(source) for source in sorted(sources, key=lambda source: source.get("DataSourceId", ""))]
+        return [data_source_view(source) for source in sorted(sources, key=lambda source: source.get("DataSourceId", ""))]
 
 
 def main():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import json
 import math
 import re
@@ -36,6 +37,7 @@ import pytest
 import sqlglot
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.utils.plugin_docs import add_fragments
 from botocore.validate import ParamValidator
 from processor_support import SHARD  # first: it puts files/lambda on sys.path for stream_processor
 from sqlglot import exp
@@ -218,8 +220,24 @@ def test_rendering_needs_both_variables():
 # ---- (a) the module's rules and botocore's model ----
 
 
+class DocFragments:
+    """The ``fragment_loader`` that ``add_fragments`` asks: ``NAMESPACE.COLLECTION.FRAGMENT`` from the collections on
+    sys.path (None for anything else, so that it retries with the last part as the fragment's variable)."""
+
+    def get(self, name: str) -> Any:
+        parts = name.split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            source = importlib.import_module(f"ansible_collections.{parts[0]}.{parts[1]}.plugins.doc_fragments.{parts[2]}")
+        except ImportError:
+            return None
+        return type("Fragment", (source.ModuleDocFragment,), {"ansible_name": name})()
+
+
 def documented_spec(module) -> dict[str, Any]:
-    """An argument spec from the module's DOCUMENTATION (validate-modules keeps it equal to the real one)."""
+    """An argument spec from the module's DOCUMENTATION with its doc fragments merged in, as ansible-doc and
+    validate-modules see it (validate-modules keeps it equal to the real one)."""
 
     def convert(options: dict[str, Any]) -> dict[str, Any]:
         spec = {}
@@ -230,7 +248,9 @@ def documented_spec(module) -> dict[str, Any]:
             spec[name] = entry
         return spec
 
-    return convert(yaml.safe_load(module.DOCUMENTATION)["options"])
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    add_fragments(doc, module.__file__, DocFragments(), is_module=True)
+    return convert(doc["options"])
 
 
 def module_params(key: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -1016,7 +1016,7 @@ def _known_schedule(self: QuickSightResponse) -> tuple[QuicksightDataSet, dict[s
 
 
 def describe_refresh_schedule(self: QuickSightResponse) -> str:
-    _, schedules, schedule_id = _known_schedule(self)
+    _data_set, schedules, schedule_id = _known_schedule(self)
     return json.dumps({"RefreshSchedule": schedules[schedule_id], "Arn": schedules[schedule_id]["Arn"], "RequestId": "request_id"})
 
 
@@ -1027,7 +1027,7 @@ def delete_refresh_schedule(self: QuickSightResponse) -> str:
 
 
 def list_refresh_schedules(self: QuickSightResponse) -> str:
-    _, schedules = _schedules(self)
+    _data_set, schedules = _schedules(self)
     return json.dumps({"RefreshSchedules": list(schedules.values()), "RequestId": "request_id"})
 
 
@@ -1200,7 +1200,8 @@ def list_dashboard_versions(self: QuickSightResponse) -> str:
     """One page, as fix 15 does."""
     history = _history(_dashboard(self))
     fields = ("Arn", "CreatedTime", "VersionNumber", "Status", "SourceEntityArn", "Description")
-    summaries = [{k: kept["version"][k] for k in fields if k in kept["version"]} for _, kept in sorted(history["versions"].items())]
+    versions = [history["versions"][number]["version"] for number in sorted(history["versions"])]
+    summaries = [{k: version[k] for k in fields if k in version} for version in versions]
     return json.dumps({"DashboardVersionSummaryList": summaries, "RequestId": "request_id"})
 
 

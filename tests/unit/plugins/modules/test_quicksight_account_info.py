@@ -115,12 +115,12 @@ ALL_ARGS = {
 }
 
 
-def add_all(stubs: dict[str, Stubber], edition: str = "ENTERPRISE", trust: dict[str, Any] = TRUST, viewers_exist: bool = True) -> None:
+def add_all(stubs: dict[str, Stubber], edition: str = "ENTERPRISE", trust: dict[str, Any] | None = None, viewers_exist: bool = True) -> None:
     stubs["quicksight"].add_response("describe_account_settings", settings(edition), {"AwsAccountId": ACCOUNT})
     stubs["athena"].add_response("get_work_group", workgroup(), {"WorkGroup": "analytics"})
     stubs["glue"].add_response("get_table", table(), {"DatabaseName": "history", "Name": "telemetry"})
     stubs["s3"].add_response("head_bucket", {}, {"Bucket": "history"})
-    stubs["iam"].add_response("get_role", role(trust), {"RoleName": "analytics-read"})
+    stubs["iam"].add_response("get_role", role(TRUST if trust is None else trust), {"RoleName": "analytics-read"})
     group = {"Group": {"Arn": f"arn:aws:quicksight:us-east-1:{ACCOUNT}:group/default/traffic-admins", "GroupName": "traffic-admins"}, "Status": 200}
     stubs["quicksight"].add_response("describe_group", group, {"AwsAccountId": ACCOUNT, "Namespace": "default", "GroupName": "traffic-admins"})
     if viewers_exist:
@@ -185,7 +185,7 @@ def test_standard_edition_missing_pieces_and_untrusting_role_each_named(capsys, 
     assert (
         "traffic-viewers do not exist" in problems
         and "create-group" in problems
-        and "traffic-admins" not in problems.split("traffic-viewers do not exist")[0].rsplit("\n", 1)[-1]
+        and "traffic-admins" not in problems.split("traffic-viewers do not exist", maxsplit=1)[0].rsplit("\n", 1)[-1]
     )
     assert len(result["problems"]) == 7
 
