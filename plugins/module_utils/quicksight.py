@@ -49,7 +49,8 @@ ACCESS_HINT = (
     "calling role the quicksight:* actions of this module (docs/quicksight.md lists them)"
 )
 
-# The actions behind the two permission levels of each resource type (the console's "Viewer" and "Owner").
+# The actions behind the two permission levels of each resource type (the console's "Viewer" and "Owner"; a data
+# set's owner includes its refresh schedules and refresh properties, as the console grants since 2023).
 ACTION_SETS = {
     "data_source": {
         "viewer": ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"],
@@ -73,14 +74,22 @@ ACTION_SETS = {
         "owner": [
             "quicksight:CancelIngestion",
             "quicksight:CreateIngestion",
+            "quicksight:CreateRefreshSchedule",
             "quicksight:DeleteDataSet",
+            "quicksight:DeleteDataSetRefreshProperties",
+            "quicksight:DeleteRefreshSchedule",
             "quicksight:DescribeDataSet",
             "quicksight:DescribeDataSetPermissions",
+            "quicksight:DescribeDataSetRefreshProperties",
             "quicksight:DescribeIngestion",
+            "quicksight:DescribeRefreshSchedule",
             "quicksight:ListIngestions",
+            "quicksight:ListRefreshSchedules",
             "quicksight:PassDataSet",
+            "quicksight:PutDataSetRefreshProperties",
             "quicksight:UpdateDataSet",
             "quicksight:UpdateDataSetPermissions",
+            "quicksight:UpdateRefreshSchedule",
         ],
     },
     "dashboard": {

@@ -189,7 +189,6 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
-    ACCESS_HINT,
     SUBSCRIBE_HINT,
     account_info,
     error_code,
@@ -280,7 +279,10 @@ class Checks:
         except botocore.exceptions.ClientError as error:
             code = error_code(error)
             if code in ("403", "AccessDenied"):
-                self.problems.append(f"S3 bucket {name!r} answers access denied to these credentials. {ACCESS_HINT}.")
+                self.problems.append(
+                    f"S3 bucket {name!r} answers access denied to the credentials of this run: give them s3:ListBucket on it "
+                    "(docs/quicksight.md, IAM actions of the deploying role)."
+                )
             elif missing(error):
                 self.problems.append(f"S3 bucket {name!r} does not exist: deploy the stack (deploy.yml), which creates the history bucket.")
             else:

@@ -666,9 +666,12 @@ def test_quicksight_permissions_come_from_create_and_change_by_grant_and_revoke(
             return getattr(qs, f"describe_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: resource_id})
 
         assert permissions()["Permissions"] == [{"Principal": ADMINS, "Actions": [describe, update]}], kind  # moto alone: no route
-        answer = getattr(qs, f"update_{kind}_permissions")(AwsAccountId=ACCOUNT, **{key: resource_id},
-                                                            GrantPermissions=[{"Principal": VIEWERS, "Actions": [describe]}],
-                                                            RevokePermissions=[{"Principal": ADMINS, "Actions": [update]}])
+        answer = getattr(qs, f"update_{kind}_permissions")(
+            AwsAccountId=ACCOUNT,
+            **{key: resource_id},
+            GrantPermissions=[{"Principal": VIEWERS, "Actions": [describe]}],
+            RevokePermissions=[{"Principal": ADMINS, "Actions": [update]}],
+        )
         now = permissions()
         arn_key = key.replace("Id", "Arn")
         assert now[key] == resource_id and now[arn_key] == answer[arn_key] and now[arn_key].endswith(f"/{resource_id}")

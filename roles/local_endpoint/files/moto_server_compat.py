@@ -590,6 +590,8 @@ IoTBackend.create_certificate_from_csr = create_certificate_from_csr  # type: ig
 # still reports CREATE_COMPLETE. These models make them through moto's own Glue and Athena backends, with the Ref AWS
 # gives (the name), update them, and delete them with the stack. moto finds models as CloudFormationModel's direct
 # __subclasses__() (cached), and its model metaclass files each model under the service its module names.
+
+
 class _MadeByStack:
     """What the three models share: Ref = the name, created at once, deleted by name, no Fn::GetAtt by default."""
 

@@ -7,6 +7,7 @@ and against the local endpoint a stack's history outputs that pass."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -223,7 +224,7 @@ def test_bad_role_arn_fails_before_any_call(capsys, stubs):
         ({"Statement": [{"Effect": "Deny", "Principal": {"Service": "quicksight.amazonaws.com"}, "Action": "sts:AssumeRole"}]}, False),
         ({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}, False),
         (
-            "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22quicksight.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D",
+            urllib.parse.quote(json.dumps(TRUST)),
             True,
         ),
     ],
