@@ -36,8 +36,8 @@ import jinja2
 import pytest
 import sqlglot
 import yaml
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.utils.plugin_docs import add_fragments
 from botocore.validate import ParamValidator
 from processor_support import SHARD  # first: it puts files/lambda on sys.path for stream_processor
 from sqlglot import exp
@@ -249,7 +249,15 @@ def documented_spec(module) -> dict[str, Any]:
         return spec
 
     doc = yaml.safe_load(module.DOCUMENTATION)
-    add_fragments(doc, module.__file__, DocFragments(), is_module=True)
+    # Importing ansible's controller code marks the whole process as the controller, and from then on every module
+    # that another test runs in this process sends its warnings to the display instead of its result: restore it.
+    was_controller = module_utils_internal.is_controller
+    try:
+        from ansible.utils.plugin_docs import add_fragments
+
+        add_fragments(doc, module.__file__, DocFragments(), is_module=True)
+    finally:
+        module_utils_internal.is_controller = was_controller
     return convert(doc["options"])
 
 
