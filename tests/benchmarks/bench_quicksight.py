@@ -145,7 +145,7 @@ def publish(aws: dict[str, Any], outputs: dict[str, str]) -> list[tuple[str, int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--regions", type=int, default=3, help="regions of the projection (prod has 3)")
     args = parser.parse_args(argv)
     count_requests()
