@@ -460,6 +460,11 @@ class Dashboards(QuickSightResource):
                 message=f"QuickSight could not build version {version_number} ({last['Status']}): {version_errors_text(last)}"
             ) from error
 
+    def version_name(self, version_number):
+        """The name a version carries (describe_dashboard gives the published version's unless asked for another)."""
+        found = self.call(f"describing version {version_number}", "describe_dashboard", **self.ids(VersionNumber=version_number))
+        return found["Dashboard"].get("Name")
+
     def version_request(self, built, wanted_fp):
         request = self.ids(Name=self.params["name"], Definition=built, VersionDescription=DESCRIPTION_PREFIX + wanted_fp)
         if self.params["publish_options"] is not None:
@@ -495,12 +500,15 @@ class Dashboards(QuickSightResource):
         """A new version when neither the published nor the latest version has the wanted fingerprint (and name);
         published with ``publish``."""
         params = self.params
-        name_ok = current["name"] == params["name"]
+        name_ok = current["name"] == params["name"]  # the published version's name: QuickSight keeps a name per version
         published_ok = current["published_fingerprint"] == wanted_fp and current["published_status"] in SUCCESS
         latest_ok = current["fingerprint"] == wanted_fp and current["version_status"] in SUCCESS + IN_PROGRESS
         if name_ok and published_ok:
             return  # the viewers already see this definition
-        if name_ok and latest_ok:
+        latest_name_ok = name_ok
+        if latest_ok and not name_ok and current["version_number"] != current["published_version_number"]:
+            latest_name_ok = self.version_name(current["version_number"]) == params["name"]  # a staged (unpublished) rename
+        if latest_name_ok and latest_ok:
             if not self.check and current["version_status"] in IN_PROGRESS:  # a run that timed out left it building
                 after["version_status"] = self.wait(current["version_number"], params["wait_timeout"])["Status"]
         else:

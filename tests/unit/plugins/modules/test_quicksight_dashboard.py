@@ -319,6 +319,7 @@ class Remote:
 
     def __init__(self, desc: str, name: str = "Traffic history", permissions: dict[str, list[str]] | None = None, tags: dict[str, str] | None = None):
         self.name = name
+        self.names: dict[int, str] = {}  # QuickSight keeps a name per version; versions not listed here carry self.name
         self.versions: list[dict[str, Any]] = []
         self.published = 1
         self.permissions = permissions or {}
@@ -338,7 +339,14 @@ class Remote:
 
     def dashboard(self, number: int) -> dict[str, Any]:
         return {
-            "Dashboard": {"DashboardId": DASH, "Arn": ARN, "Name": self.name, "Version": self.version(number), "CreatedTime": WHEN, "LastUpdatedTime": WHEN},
+            "Dashboard": {
+                "DashboardId": DASH,
+                "Arn": ARN,
+                "Name": self.names.get(number, self.name),
+                "Version": self.version(number),
+                "CreatedTime": WHEN,
+                "LastUpdatedTime": WHEN,
+            },
             "Status": 200,
         }
 
@@ -531,6 +539,25 @@ def test_publish_false_makes_a_version_and_keeps_the_published_one(capsys, stubb
     assert dashboard["fingerprint"] == description(built(changed)).rsplit(" ", 1)[1]
     assert dashboard["published_fingerprint"] == description(built()).rsplit(" ", 1)[1]
     assert remote.published == 1
+
+
+def test_publish_false_rename_is_staged_once_and_not_again(capsys, stubbed):
+    """A new name with publish=false makes one version; the re-run reads that version's own name (QuickSight keeps a
+    name per version, and describe_dashboard shows the published one's) and makes no other."""
+    remote = Remote(description(built()))
+    options = args(name="Traffic history (staged)", publish=False)
+    remote.expect_read(stubbed)
+    number = expect_update(stubbed, remote, built(), name="Traffic history (staged)")
+    remote.names[number] = "Traffic history (staged)"
+    remote.expect_wait(stubbed, number, ["CREATION_SUCCESSFUL"])
+    applied = ok(capsys, options)
+    assert applied["changed"] is True and applied["versions_created"] == 1 and remote.published == 1
+    for check in (True, False):
+        remote.expect_read(stubbed)
+        stubbed.add_response("describe_dashboard", remote.dashboard(number), ids(VersionNumber=number))
+        again = ok(capsys, options, check=check)
+        assert again["changed"] is False and again["versions_created"] == 0, again
+    assert len(remote.versions) == 2 and remote.published == 1
 
 
 def test_latest_matching_but_unpublished_version_is_published_without_a_new_one(capsys, stubbed):
