@@ -5,7 +5,7 @@
 messages that say what to enable, permissions (principals, action sets, grant/revoke), tags, comparison and waiting.
 
 amazon.aws has no QuickSight modules; these follow its habits (``AnsibleAWSModule``, ``AWSRetry.jittered_backoff``,
-``aws_retry=True``, an ``AWSErrorHandler`` that knows the service's "not found", ``compare_aws_tags``).
+``aws_retry=True``, ``compare_aws_tags``) and name the step that failed in every error message.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -138,14 +136,6 @@ def sharing_spec(tag_aliases=None):
 
 class QuickSightError(AnsibleAWSError):
     pass
-
-
-class QuickSightErrorHandler(AWSErrorHandler):
-    _CUSTOM_EXCEPTION = QuickSightError
-
-    @classmethod
-    def _is_missing(cls):
-        return is_boto3_error_code("ResourceNotFoundException")
 
 
 def quicksight_retry():
@@ -369,25 +359,18 @@ def list_tags(client, arn):
     return tags_dict(client.list_tags_for_resource(ResourceArn=arn, aws_retry=True).get("Tags", []))
 
 
-def update_tags(client, arn, current_list, wanted, purge):
-    """Set and remove tags so that they become ``wanted``; True when something changed."""
-    to_set, to_remove = tag_changes(current_list, wanted, purge)
-    if to_remove:
-        client.untag_resource(ResourceArn=arn, TagKeys=to_remove, aws_retry=True)
-    if to_set:
-        client.tag_resource(ResourceArn=arn, Tags=to_set, aws_retry=True)
-    return bool(to_set or to_remove)
-
-
 def sync_tags(client, arn, current_list, wanted, purge, check_mode, read_back=None):
-    """``update_tags`` (not in check mode); returns (changed, the tags after as a dict). After an update they are
-    ``read_back()`` when given, else the predicted ones (those are also check mode's result)."""
+    """Set and remove tags so that they become ``wanted`` (not in check mode); returns (changed, the tags after as a
+    dict). After an update they are ``read_back()`` when given, else the predicted ones (also check mode's result)."""
     to_set, to_remove = tag_changes(current_list, wanted, purge)
     after = tags_dict(current_list)
     if not to_set and not to_remove:
         return False, after
     if not check_mode:
-        update_tags(client, arn, current_list, wanted, purge)
+        if to_remove:
+            client.untag_resource(ResourceArn=arn, TagKeys=to_remove, aws_retry=True)
+        if to_set:
+            client.tag_resource(ResourceArn=arn, Tags=to_set, aws_retry=True)
         if read_back is not None:
             return True, read_back()
     for key in to_remove:
