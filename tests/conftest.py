@@ -1,4 +1,4 @@
-"""Shared test helpers: the checkout as an importable collection, free ports, and local endpoints stopped by pid."""
+"""Shared test helpers: the checkout as an importable collection, reserved ports, and local endpoints stopped by pid."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import PortInUse, in_use_message, reserve_port, reserve_ports, start_on_free_port  # noqa: F401  # re-exported
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
@@ -26,10 +26,34 @@ if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def time_factor() -> float:
+    """SMARTCITY_TEST_TIME_FACTOR (default 1): every timeout of a test's wait is multiplied by it, so that a slow or
+    busy CI machine can raise them all at once without touching a test."""
+    try:
+        factor = float(os.environ.get("SMARTCITY_TEST_TIME_FACTOR", "1"))
+    except ValueError as e:
+        raise RuntimeError("SMARTCITY_TEST_TIME_FACTOR must be a number, e.g. 2") from e
+    if factor <= 0:
+        raise RuntimeError("SMARTCITY_TEST_TIME_FACTOR must be greater than 0")
+    return factor
+
+
+def scaled(seconds: float) -> float:
+    """A test timeout in seconds, multiplied by SMARTCITY_TEST_TIME_FACTOR."""
+    return seconds * time_factor()
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
+    """Poll condition() until it returns something truthy (returned) or scaled(timeout) seconds pass (AssertionError
+    naming what was awaited)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {scaled(timeout):.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 def stop_by_pid_file(pid_file: Path, timeout: float = 10.0) -> None:
@@ -73,33 +97,50 @@ def stop_data_plane(region_dir: Path) -> None:
             stop_by_pid_file(pid_file)
 
 
-@contextlib.contextmanager
-def local_endpoint(state_dir: Path) -> Iterator[str]:
-    """The moto compat launcher, as the local_endpoint role runs it, on a free loopback port; yields its URL.
-
-    Its log stays in state_dir for a failing test's post-mortem; it is stopped by its pid file."""
-    port = free_port()
+def _start_endpoint(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """Start the launcher on port and wait until it answers; PortInUse when it could not bind."""
     pid_file = state_dir / "moto.pid"
-    with (state_dir / "moto.log").open("ab") as log:
+    log_path = state_dir / "moto.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with log_path.open("ab") as log:
         proc = subprocess.Popen([sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        pid_file.write_text(str(proc.pid))
+    pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + scaled(30)
+    while True:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and proc.poll() is None, "local endpoint did not start"
-                    time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
-        finally:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            with log_path.open("rb") as log:
+                log.seek(offset)
+                tail = log.read().decode(errors="replace")
+            if in_use_message(tail):
+                raise PortInUse(port, "the local endpoint could not bind it")
+            raise AssertionError(f"local endpoint exited with code {proc.returncode}:\n{tail[-2000:]}")
+        if time.monotonic() >= deadline:
             stop_by_pid_file(pid_file)
-            with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
+            raise AssertionError("local endpoint did not start")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def local_endpoint(state_dir: Path) -> Iterator[str]:
+    """The moto compat launcher, as the local_endpoint role runs it, on a reserved loopback port (retried on another
+    port if it was taken before the launcher bound it); yields its URL.
+
+    Its log stays in state_dir for a failing test's post-mortem; it is stopped by its pid file."""
+    proc, url = start_on_free_port(lambda port: _start_endpoint(state_dir, port))
+    try:
+        yield url
+    finally:
+        stop_by_pid_file(state_dir / "moto.pid")
+        with contextlib.suppress(ChildProcessError, subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
 
 
 @pytest.fixture
 def port() -> int:
-    return free_port()
+    return reserve_port()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,24 +17,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, free_port, stop_by_pid_file, stop_data_plane
+from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, reserve_port, reserve_ports, stop_by_pid_file, stop_data_plane
 
 REGIONS = ("us-east-1", "eu-west-1")
 STACK = "smartcity-iot-local"
 TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
 
 
-def free_port_pair() -> int:
-    """A free port whose next port is free too: the MQTT ports of the two local regions (base, base + 1)."""
-    for _attempt in range(50):
-        base = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+def mqtt_port_base() -> int:
+    """The MQTT ports of the two local regions (base, base + 1), both reserved."""
+    return reserve_ports(len(REGIONS), consecutive=True)[0]
 
 
 @dataclass
@@ -43,7 +34,7 @@ class Deployment:
     port: int
     home: Path
     collections_path: str
-    mqtt_port_base: int = field(default_factory=free_port_pair)
+    mqtt_port_base: int = field(default_factory=mqtt_port_base)
 
     @property
     def data_plane_dir(self) -> Path:
@@ -149,7 +140,7 @@ def installed_collection(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def deployment(installed_collection, tmp_path_factory):
-    dep = Deployment(free_port(), tmp_path_factory.mktemp("home"), installed_collection)
+    dep = Deployment(reserve_port(), tmp_path_factory.mktemp("home"), installed_collection)
     yield dep
     dep.stop_everything()
 
@@ -292,7 +283,7 @@ def test_invalid_parameter_fails_first_region_and_leaves_the_second_untouched(de
 
 
 def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp_path: Path) -> None:
-    dep = Deployment(free_port(), tmp_path, installed_collection)
+    dep = Deployment(reserve_port(), tmp_path, installed_collection)
     proc = dep.run("deploy", "-e", "env=nope")
     assert proc.returncode != 0
     assert "Unknown env 'nope'. Known environments: dev, local, prod, staging" in proc.stdout + proc.stderr
@@ -300,7 +291,7 @@ def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp
 
 
 def test_real_env_without_credentials_says_so(installed_collection: str, tmp_path: Path) -> None:
-    dep = Deployment(free_port(), tmp_path, installed_collection)
+    dep = Deployment(reserve_port(), tmp_path, installed_collection)
     missing = tmp_path / "no-such-aws-config"
     proc = dep.run("deploy", "-e", "env=dev",
                    env={"AWS_CONFIG_FILE": str(missing), "AWS_SHARED_CREDENTIALS_FILE": str(missing)})
@@ -311,7 +302,7 @@ def test_real_env_without_credentials_says_so(installed_collection: str, tmp_pat
 
 
 def test_real_env_teardown_needs_confirmation(installed_collection: str, tmp_path: Path) -> None:
-    dep = Deployment(free_port(), tmp_path, installed_collection)
+    dep = Deployment(reserve_port(), tmp_path, installed_collection)
     proc = dep.run("teardown", "-e", "env=prod")
     assert proc.returncode != 0
     assert "-e confirm=prod" in proc.stdout + proc.stderr

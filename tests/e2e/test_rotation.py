@@ -27,7 +27,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from test_deploy import STACK, Deployment, explain, installed_collection  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
-from conftest import ROOT, VENV_BIN, free_port
+from conftest import ROOT, VENV_BIN, reserve_port
 
 REGION = "us-east-1"
 ONE_REGION = json.dumps({"iot_env_regions": [REGION]})
@@ -178,7 +178,7 @@ def finish(proc: subprocess.Popen, after: float = 5.0) -> None:
 
 @pytest.fixture(scope="module")
 def rotation(installed_collection, tmp_path_factory):  # noqa: F811  # pylint: disable=redefined-outer-name
-    dep = Deployment(free_port(), tmp_path_factory.mktemp("rotation-home"), installed_collection)
+    dep = Deployment(reserve_port(), tmp_path_factory.mktemp("rotation-home"), installed_collection)
     try:
         proc = dep.run("deploy", "-e", "env=local", "-e", ONE_REGION)
         assert proc.returncode == 0, explain(proc)

@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import LAUNCHER, ROOT, free_port, stop_by_pid_file
+from conftest import LAUNCHER, ROOT, reserve_port, stop_by_pid_file
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
@@ -95,8 +95,8 @@ class Plane:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.procs = Processes(root)
-        self.endpoint_port = free_port()
-        self.mqtt_port = free_port()
+        self.endpoint_port = reserve_port()
+        self.mqtt_port = reserve_port()
         self.url = f"http://127.0.0.1:{self.endpoint_port}"
         self.ca = LocalCA(root / "pki")
         self.state = root / REGION

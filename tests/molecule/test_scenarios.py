@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, free_port, stop_by_pid_file, stop_data_plane
+from conftest import ROOT, VENV_BIN, reserve_port, stop_by_pid_file, stop_data_plane
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 
@@ -23,10 +23,7 @@ def test_every_role_has_a_scenario() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario(scenario: str, tmp_path) -> None:
-    port = free_port()
-    mqtt_port = free_port()
-    while mqtt_port == port:
-        mqtt_port = free_port()
+    port, mqtt_port = reserve_port(), reserve_port()
     state_dir = tmp_path / "endpoint"
     env = {
         **os.environ,

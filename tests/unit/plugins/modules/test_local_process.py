@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -21,17 +20,12 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.smartcity.iot_analytics.plugins.modules import local_process
+from conftest import reserve_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="local_process reads /proc")
 
 PYTHON = sys.executable
 NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_server(port: int) -> list[str]:
@@ -110,7 +104,7 @@ def run(tracked, capsys) -> Callable[..., dict]:
 @pytest.fixture
 def service(tmp_path: Path) -> dict:
     """Module args for a real http.server on a free port, with its pid file in directories still to be made."""
-    port = free_port()
+    port = reserve_port()
     return {
         "name": "web",
         "argv": http_server(port),
@@ -164,7 +158,7 @@ def test_start_again_is_unchanged_and_keeps_pid(run, service):
 
 def test_running_but_unhealthy_fails_without_killing(run, service):
     first = run(**service)
-    other_port = free_port()
+    other_port = reserve_port()
 
     result = run(**dict(service, health_url=None, health_port=other_port, timeout=1))
 
@@ -282,7 +276,7 @@ def test_own_pid_in_pid_file_is_not_signalled(run, service):
 
 def test_changed_argv_restarts_process(run, service):
     old = run(**service)
-    new_port = free_port()
+    new_port = reserve_port()
     new_args = dict(service, argv=http_server(new_port), health_url=f"http://127.0.0.1:{new_port}/")
 
     result = run(diff=True, **new_args)
@@ -299,7 +293,7 @@ def test_changed_argv_restarts_process(run, service):
 
 def test_changed_argv_without_restart_on_change_warns(run, service):
     old = run(**service)
-    new_args = dict(service, argv=http_server(free_port()), restart_on_change=False)
+    new_args = dict(service, argv=http_server(reserve_port()), restart_on_change=False)
 
     result = run(**new_args)
 
@@ -317,7 +311,7 @@ def test_command_exiting_at_once_fails_with_log_tail(run, tmp_path, with_health_
     args = {"name": "boomer", "pid_file": str(pid_file), "timeout": 10,
             "argv": [PYTHON, "-c", "import sys; print('boom'); sys.exit(3)"]}
     if with_health_port:
-        args["health_port"] = free_port()
+        args["health_port"] = reserve_port()
 
     result = run(**args)
 
@@ -330,7 +324,7 @@ def test_command_exiting_at_once_fails_with_log_tail(run, tmp_path, with_health_
 
 
 def test_server_error_is_not_healthy(run, tmp_path):
-    port = free_port()
+    port = reserve_port()
     code = (
         "import http.server as h\n"
         "class H(h.BaseHTTPRequestHandler):\n"
@@ -369,7 +363,7 @@ def test_health_timeout_kills_child(run, tmp_path):
     child_pid_file = tmp_path / "child-wrote-this"
     code = f"import os, time; open({str(child_pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
     args = {"name": "sleeper", "pid_file": str(tmp_path / "sleeper.pid"), "argv": [PYTHON, "-c", code],
-            "health_port": free_port(), "timeout": 2}
+            "health_port": reserve_port(), "timeout": 2}
 
     started = time.monotonic()
     result = run(**args)
