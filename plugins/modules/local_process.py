@@ -24,6 +24,10 @@ description:
     does not become healthy within O(timeout) seconds, it is killed and the task fails with the end of its log.
   - If the health check already passes before a start, another process holds the port, and the task fails without
     starting anything.
+  - With O(port), a port that another process holds, before the start or when the new process could not bind it,
+    fails the task with a message that names the port, the process that holds it (read from C(/proc) when this user
+    may read it) and O(port_variable), the setting that moves the service to another port. A re-run after the port
+    was freed or moved starts the process.
   - Needs a Linux host (it reads C(/proc)).
 options:
   name:
@@ -85,6 +89,17 @@ options:
       - The file is removed before a start, so a stale file of an earlier run never passes for the new process.
       - Used when neither O(health_url) nor O(health_port) is set.
     type: path
+  port:
+    description:
+      - The TCP port the process listens on (on C(127.0.0.1) or every address). Checked before a start, and after a
+        start that failed, so that a port held by another process gets a message that says who holds it.
+      - Defaults to O(health_port), else the port of O(health_url).
+    type: int
+  port_variable:
+    description:
+      - The setting that moves the service to another port, named in the message when O(port) is taken
+        (for example V(local_endpoint_port)).
+    type: str
   timeout:
     description:
       - Seconds to wait for the process to become healthy, and for it to exit after SIGTERM when stopping it.
@@ -112,6 +127,7 @@ EXAMPLES = r"""
       - "5000"
     pid_file: "{{ playbook_dir }}/.run/moto.pid"
     health_url: http://127.0.0.1:5000/moto-api/
+    port_variable: moto_port
     timeout: 60
 
 - name: Stop the local AWS endpoint
@@ -169,6 +185,7 @@ from http.client import HTTPException
 # Popen, not module.run_command: run_command waits for the command, and this module must leave it running.
 from subprocess import DEVNULL, STDOUT, Popen
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
@@ -179,6 +196,9 @@ HEALTH_FILE_MAX_AGE = 10.0
 KILL_WAIT_SECONDS = 5.0
 LOG_TAIL_LINES = 20
 LOG_TAIL_BYTES = 64 * 1024
+TCP_LISTEN = "0A"
+# What servers write when they cannot bind: Mosquitto "Address already in use", werkzeug (moto) "Port N is in use".
+IN_USE_MARKERS = ("address already in use", "is in use by another program", "eaddrinuse")
 
 
 class ProcessError(Exception):
@@ -220,6 +240,68 @@ def start_time(pid: int) -> int | None:
     """Start time of the process in clock ticks after boot (stat field 22): with the pid it names one process."""
     fields = proc_stat(pid)
     return int(fields[19]) if fields is not None else None
+
+
+def command_line(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return " ".join(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part) or None
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes of the TCP listeners on port (any address, IPv4 and IPv6), from /proc/net/tcp{,6}."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == TCP_LISTEN and int(fields[1].rpartition(":")[2], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holders(port: int) -> list[int]:
+    """Pids of the processes that hold a listening socket on port, as far as this user may read /proc."""
+    targets = {f"socket:[{inode}]" for inode in listening_inodes(port)}
+    holders = []
+    for entry in os.listdir("/proc") if targets else ():
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") in targets for fd in fds):
+                holders.append(int(entry))
+        except OSError:
+            continue  # gone, or another user's process
+    return sorted(holders)
+
+
+def port_taken(port: int) -> bool:
+    """True when a server cannot bind port on 127.0.0.1 now (SO_REUSEADDR, as servers set it: TIME_WAIT is no bar)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def port_in_use_message(port: int, variable: str | None, ignore_pid: int | None = None) -> str:
+    holders = [pid for pid in port_holders(port) if pid != ignore_pid]
+    if holders:
+        who = "; ".join(f"pid {pid} ({command_line(pid) or 'command line unreadable'})" for pid in holders)
+    else:
+        who = "a process this user cannot see in /proc"
+    move = f"set {variable} to a free port" if variable else "give the service another port"
+    return f"port {port} on 127.0.0.1 is already in use by {who}. Stop that process, or {move}"
 
 
 def boot_id() -> str:
@@ -388,7 +470,9 @@ def ensure_health_target_free(params: dict) -> None:
         return
     if has_health_check(params) and probe(params, 1.0) is None:
         target = params["health_url"] or f"127.0.0.1:{params['health_port']}"
-        raise ProcessError(f"{target} already answers before the process is started; another process holds it")
+        port = service_port(params)
+        detail = port_in_use_message(port, params["port_variable"]) if port is not None else "another process holds it"
+        raise ProcessError(f"{target} already answers before the process is started; {detail}")
 
 
 def wait_healthy(exit_reason: Callable[[], str | None], params: dict) -> str | None:
@@ -426,12 +510,32 @@ def log_tail(log_file: str, offset: int) -> str:
     return "\n".join(lines) if lines else "(log is empty)"
 
 
+def service_port(params: dict) -> int | None:
+    if params["port"] is not None:
+        return params["port"]
+    if params["health_port"] is not None:
+        return params["health_port"]
+    if params["health_url"]:
+        try:
+            return urlsplit(params["health_url"]).port
+        except ValueError:
+            return None
+    return None
+
+
+def ensure_port_free(params: dict) -> None:
+    port = service_port(params)
+    if port is not None and port_taken(port):
+        raise ProcessError(port_in_use_message(port, params["port_variable"]))
+
+
 def start(params: dict, paths: Paths) -> int:
     """Start the process, record it and wait until it is healthy; on failure kill it and raise. Returns its pid."""
     env = dict(os.environ)
     env.update((str(k), str(v)) for k, v in (params["environment"] or {}).items())
     command = resolve_command(params["argv"], env, params["chdir"])
     ensure_health_target_free(params)
+    ensure_port_free(params)
     for path in (paths.pid_file, paths.log_file):
         make_dirs(os.path.dirname(path))
     offset = os.path.getsize(paths.log_file) if os.path.exists(paths.log_file) else 0
@@ -451,7 +555,12 @@ def start(params: dict, paths: Paths) -> int:
     terminate(proc.pid, min(params["timeout"], KILL_WAIT_SECONDS))
     proc.poll()
     remove_records(paths)
-    raise ProcessError(f"{reason}. Last lines of {paths.log_file}:\n{log_tail(paths.log_file, offset)}")
+    tail = log_tail(paths.log_file, offset)
+    port = service_port(params)
+    if port is not None and any(marker in tail.lower() for marker in IN_USE_MARKERS):
+        # Taken between the check above and the process's own bind.
+        reason = port_in_use_message(port, params["port_variable"], ignore_pid=proc.pid)
+    raise ProcessError(f"{reason}. Last lines of {paths.log_file}:\n{tail}")
 
 
 def check_running(running: Running, params: dict) -> None:
@@ -517,6 +626,8 @@ def main() -> None:
             "health_url": {"type": "str"},
             "health_port": {"type": "int"},
             "health_file": {"type": "path"},
+            "port": {"type": "int"},
+            "port_variable": {"type": "str"},
             "timeout": {"type": "int", "default": 30},
             "restart_on_change": {"type": "bool", "default": True},
         },

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -357,6 +358,56 @@ def test_health_check_answered_by_another_process_fails_before_start(run, servic
     finally:
         squatter.kill()
         squatter.wait()
+
+
+def listen_on(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+def test_port_held_by_another_process_names_holder_and_setting_then_rerun_converges(run, service):
+    squatter = listen_on(port_of(service))  # accepts TCP but answers no HTTP: only the port check can see it
+    try:
+        result = run(**dict(service, port_variable="web_port"))
+
+        assert result["failed"] is True
+        assert f"port {port_of(service)} on 127.0.0.1 is already in use by pid {os.getpid()}" in result["msg"]
+        assert "pytest" in result["msg"] or sys.executable in result["msg"], "the holder's command line"
+        assert "set web_port to a free port" in result["msg"]
+        assert not Path(service["pid_file"]).exists()
+    finally:
+        squatter.close()
+
+    again = run(**dict(service, port_variable="web_port"))
+    assert again["changed"] is True and again["state"] == "running"
+
+
+def test_port_taken_between_check_and_bind_names_holder(run, service, monkeypatch):
+    """The race the check cannot close: the port is free when checked and taken before the server binds it."""
+    squatter = listen_on(port_of(service))
+    monkeypatch.setattr(local_process, "port_taken", lambda port: False)
+    try:
+        result = run(**dict(service, health_url=None, health_port=None, port=port_of(service), port_variable="web_port"))
+
+        assert result["failed"] is True
+        assert f"already in use by pid {os.getpid()}" in result["msg"] and "web_port" in result["msg"]
+        assert "Address already in use" in result["msg"], "the server's own words, from its log"
+    finally:
+        squatter.close()
+
+
+def test_port_holders_reads_proc(service):
+    assert local_process.port_holders(port_of(service)) == []
+    squatter = listen_on(port_of(service))
+    try:
+        assert local_process.port_holders(port_of(service)) == [os.getpid()]
+        assert local_process.port_taken(port_of(service))
+    finally:
+        squatter.close()
+    assert not local_process.port_taken(port_of(service))
 
 
 def test_health_timeout_kills_child(run, tmp_path):
