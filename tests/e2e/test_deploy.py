@@ -75,6 +75,9 @@ class Deployment:
             ANSIBLE_COLLECTIONS_PATH=self.collections_path,
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_NOCOLOR="1",
+            # HOME is not the passwd home, as in AWX execution environments and CI containers (async jobs must
+            # still be found), and nothing of the run lands in the real home.
+            HOME=str(self.home),
             XDG_STATE_HOME=str(self.home / "state"),
             XDG_CACHE_HOME=str(self.home / "cache"),
             AWS_EC2_METADATA_DISABLED="true",
