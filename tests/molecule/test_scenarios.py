@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, reserve_port, stop_by_pid_file, stop_data_plane
+from conftest import ROOT, VENV_BIN, PortInUse, reserve_port, scaled, start_on_free_port, stop_by_pid_file, stop_data_plane
 
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 
@@ -21,10 +22,10 @@ def test_every_role_has_a_scenario() -> None:
     assert roles == SCENARIOS
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario(scenario: str, tmp_path) -> None:
-    port, mqtt_port = reserve_port(), reserve_port()
-    state_dir = tmp_path / "endpoint"
+def run_scenario(scenario: str, tmp_path: Path, port: int, mqtt_port: int) -> str:
+    """molecule test -s scenario on these ports; its output. PortInUse when a server of it could not bind its port."""
+    work = tmp_path / f"ports-{port}-{mqtt_port}"
+    state_dir = work / "endpoint"
     env = {
         **os.environ,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -32,7 +33,7 @@ def test_scenario(scenario: str, tmp_path) -> None:
         "SMARTCITY_ENDPOINT_STATE_DIR": str(state_dir),
         "SMARTCITY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "SMARTCITY_MQTT_PORT": str(mqtt_port),
-        "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "ephemeral"),
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(work / "ephemeral"),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
     }
@@ -43,13 +44,23 @@ def test_scenario(scenario: str, tmp_path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=scaled(600),
             check=False,
         )
     finally:
         stop_data_plane(state_dir / "data-plane" / "us-east-1")
         stop_by_pid_file(state_dir / "moto.pid")
     output = proc.stdout + proc.stderr
+    if proc.returncode != 0 and "is already in use by" in output:
+        raise PortInUse(port, f"molecule scenario {scenario}: {output[-2000:]}")
     assert proc.returncode == 0, output[-6000:]
+    return output
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario: str, tmp_path: Path) -> None:
+    # A port taken by another program after it was reserved fails the role with "is already in use by": run again on
+    # other ports.
+    output = start_on_free_port(lambda port: run_scenario(scenario, tmp_path, port, reserve_port()))
     # check must run before converge, and the second converge must change nothing
     assert "idempotence" in output.lower()
