@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import DependencyError, aws_client, percentiles, stack_outputs
+from .gate import Enroller
 from .pki import LocalCA
 from .simulator import Congestion, MqttTransport, Scenario, Simulator
 from .smoke import cleanup, drain, zone_totals
@@ -134,11 +135,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    def cert_for(device: str) -> tuple[str, str]:
-        ca.ensure_leaf(device)
-        paths = ca.paths(device)
-        return str(paths.cert), str(paths.key)
-
+    # each device's certificate registered and attached to its thing, as the gate (like IoT Core) requires
+    cert_for = Enroller(aws_client("iot", args.region, args.endpoint_url), ca)
     transport = MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), cert_for, simulator.ack)
     dynamodb = aws_client("dynamodb", args.region, args.endpoint_url)
     watcher = Watcher(

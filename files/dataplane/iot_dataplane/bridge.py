@@ -96,15 +96,16 @@ class Bridge:
         client_id: str,
         host: str,
         port: int,
-        ca_file: str,
-        cert_file: str,
-        key_file: str,
+        ca_file: str | None,
+        cert_file: str | None,
+        key_file: str | None,
         beacon: Beacon,
         outage_seconds: float = 60.0,
         flush_seconds: float = 0.05,
         iot_data: Any = None,
         crl_sync: CrlSync | None = None,
         crl_sync_seconds: float = 2.0,
+        socket_path: str | None = None,
     ) -> None:
         self.kinesis = kinesis
         self.stream_name = stream_name
@@ -119,9 +120,16 @@ class Bridge:
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.endpoint = Outage(f"Kinesis stream {stream_name} at the AWS endpoint", outage_seconds)
-        self.broker = Outage(f"MQTT broker {host}:{port}", outage_seconds)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
-        self.client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.socket_path = socket_path
+        self.where = socket_path or f"{host}:{port}"
+        self.broker = Outage(f"MQTT broker {self.where}", outage_seconds)
+        if socket_path:
+            # the broker's own unix socket (in the 0700 state directory, behind no gate): the bridge names itself
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True, transport="unix")
+            self.client.username_pw_set(client_id)
+        else:
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+            self.client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(0.5, 5)
@@ -137,9 +145,9 @@ class Bridge:
     # --- MQTT side ------------------------------------------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            LOG.error("broker %s:%s refused the bridge: %s", self.host, self.port, reason)
+            LOG.error("broker %s refused the bridge: %s", self.where, reason)
             return
-        LOG.info("connected to the broker %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+        LOG.info("connected to the broker %s (session present: %s)", self.where, flags.session_present)
         topics = telemetry_filters(self.rule_name) + (shadow_request_filters() if self.shadow else [])
         client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
@@ -148,7 +156,7 @@ class Bridge:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
         if not self.stopping.is_set():
-            LOG.warning("disconnected from the broker %s:%s: %s; reconnecting", self.host, self.port, reason)
+            LOG.warning("disconnected from the broker %s: %s; reconnecting", self.where, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         key = partition_key(msg.topic, self.rule_name)
@@ -267,9 +275,12 @@ class Bridge:
         props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
         props.ReceiveMaximum = 65535
         try:
-            self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+            if self.socket_path:
+                self.client.connect(self.socket_path, 1, keepalive=30, clean_start=False, properties=props)  # paho wants a port > 0
+            else:
+                self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         except OSError as exc:
-            raise DependencyError(f"cannot connect to the MQTT broker {self.host}:{self.port}: {exc}") from exc
+            raise DependencyError(f"cannot connect to the MQTT broker {self.where}: {exc}") from exc
         if self.shadow is not None:
             self.shadow.start()
         if self.crl_sync is not None:

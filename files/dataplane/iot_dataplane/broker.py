@@ -1,8 +1,10 @@
 """The Mosquitto broker that stands in for the IoT Core broker: its configuration and its access control list.
 
-Like IoT Core it accepts only mutual TLS (TLS 1.2 or 1.3) with a client certificate from the local CA that is not on
-the CA's revocation list, and no anonymous client. The certificate's CN is the client's identity (``%u`` in the ACL,
-the thing name), and the ACL mirrors the template's device policy: a device publishes only under its own name, on
+Mosquitto listens only on a unix socket in the region's 0700 state directory. The region's MQTT port belongs to the
+gate (``gate.py``), which does what IoT Core does at the door (mutual TLS with a certificate of the local CA that is
+not revoked, client id = certificate CN, the certificate ACTIVE at the endpoint and attached to that thing, the device
+policy on every PUBLISH and SUBSCRIBE) and passes the CN on as the username. The username is the client's identity
+(``%u`` in the ACL, the thing name), and the ACL mirrors the template's device policy: a device publishes only under its own name, on
 the telemetry topic or its Basic Ingest form, and uses only the topics of its own named shadow ``cert-rotation``
 (the certificate rotation channel). The bridge reads the telemetry, and relays the rotation shadow's get and update
 requests to the endpoint's shadow service and publishes its answers (accepted, rejected, delta).
@@ -14,8 +16,6 @@ import os
 import pwd
 from dataclasses import dataclass
 from pathlib import Path
-
-from .pki import LocalCA
 
 # The thing's named shadow that carries the certificate rotation (plugins/module_utils/iot.py ROTATION_SHADOW).
 ROTATION_SHADOW = "cert-rotation"
@@ -69,15 +69,34 @@ def render_acl(rule_name: str, bridge_name: str) -> str:
     )
 
 
-def render_config(ca: LocalCA, server_name: str, acl: Path, host: str, port: int) -> str:
-    server = ca.paths(server_name)
+# A unix socket path must fit sockaddr_un.sun_path (108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
+
+
+def socket_path(state_dir: Path) -> Path:
+    """Where the region's broker listens: a unix socket in its 0700 state directory, reachable only by this user."""
+    path = Path(state_dir) / "mosquitto.sock"
+    if len(str(path).encode()) > MAX_SOCKET_PATH:
+        raise ValueError(f"the broker's socket path {path} is longer than {MAX_SOCKET_PATH} bytes: choose a shorter state directory")
+    return path
+
+
+def render_config(acl: Path, socket: Path) -> str:
+    """Mosquitto behind the gate (``gate.py``): no TCP port, only the unix socket in the 0700 state directory.
+
+    The gate has done what IoT Core does at the door (mutual TLS, CRL, client id = CN, the certificate's registration
+    and thing) and passes the CN as the username; the bridge connects to the socket under its own name. So the socket
+    takes a username without a password (``allow_anonymous true`` on a listener only this user can reach; an anonymous
+    client gets no grant from the ACL), and the ACL's ``%u`` patterns mirror the device policy per thing."""
     return "\n".join(
         [
-            "# Written by the smartcity.iot_analytics data plane: the env=local stand-in for the IoT Core broker.",
+            "# Written by the smartcity.iot_analytics data plane: the env=local stand-in for the IoT Core broker,",
+            "# behind the data plane's gate (mutual TLS and the device policy on the region's MQTT port).",
             "per_listener_settings false",
-            "allow_anonymous false",
+            # the gate (or the trusted bridge) names the client; nothing else can reach the socket (0700 directory)
+            "allow_anonymous true",
             f"acl_file {acl}",
-            # Started as root, Mosquitto would switch to the user "mosquitto", which cannot read the 0700 CA directory.
+            # Started as root, Mosquitto would switch to the user "mosquitto", which cannot use the 0700 directory.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "persistence false",
             "log_dest stderr",
@@ -91,16 +110,8 @@ def render_config(ca: LocalCA, server_name: str, acl: Path, host: str, port: int
             "max_queued_bytes 0",
             "max_packet_size 1048576",
             "",
-            f"listener {port} {host}",
+            f"listener 0 {socket}",
             "protocol mqtt",
-            f"cafile {ca.ca_cert}",
-            f"certfile {server.cert}",
-            f"keyfile {server.key}",
-            f"crlfile {ca.crl}",
-            "require_certificate true",
-            "use_identity_as_username true",
-            # Mosquitto 2.0 allows TLS 1.2 and 1.3 unless told otherwise; this makes the floor explicit.
-            "tls_version tlsv1.2",
             "",
         ]
     )

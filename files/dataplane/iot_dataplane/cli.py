@@ -2,6 +2,7 @@
 
 pki            the local CA: init, issue a certificate, revoke one, sign a CSR
 broker-config  the Mosquitto configuration and ACL of one region's broker (and its certificates)
+gate           the region's MQTT port: mutual TLS, client id = CN, the endpoint's certificate status, the device policy
 bridge         MQTT -> Kinesis, as the IoT rule does (long-running)
 poller         Kinesis -> lambda_handler, as the event source mapping and the sweep schedule do (long-running)
 simulate       the sensor fleet: publish a scenario, print what was sent as JSON (--rotation: devices rotate certificates)
@@ -28,6 +29,7 @@ from .bench import add_arguments as add_bench_arguments
 from .bridge import Bridge
 from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
 from .crlsync import CrlSync
+from .gate import Enroller, Gate, Registry
 from .pki import LocalCA, PkiError
 from .poller import Checkpoints, LambdaContext, Mapping, Poller, checkpoint_dir, install_kill_switch, load_handler
 from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
@@ -50,7 +52,13 @@ def cmd_pki(args: argparse.Namespace) -> int:
         changed = ca.ensure_ca()
         changed = ca.ensure_leaf(args.name, server=args.server, hosts=tuple(args.host or ())) or changed
         paths = ca.paths(args.name)
-        _print({"changed": changed, "cert": str(paths.cert), "key": str(paths.key)})
+        result = {"changed": changed, "cert": str(paths.cert), "key": str(paths.key)}
+        if args.register:  # registered ACTIVE at the endpoint and attached to the thing of that name (created)
+            if not args.region:
+                raise PkiError("pki issue --register needs --region (and --endpoint-url for the local endpoint)")
+            Enroller(aws_client("iot", args.region, args.endpoint_url), ca)(args.name)
+            result["registered"] = True
+        _print(result)
     elif args.action == "sign":
         if not args.csr:
             raise PkiError("pki sign needs --csr FILE")
@@ -69,11 +77,19 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     changed = ca.ensure_leaf("broker", server=True, hosts=("127.0.0.1", "localhost")) or changed
     changed = ca.ensure_leaf(args.bridge_name) or changed
     out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if out.stat().st_mode & 0o777 != 0o700:  # the broker's socket lives here: this user only
+        out.chmod(0o700)
+        changed = True
+    try:
+        sock = broker_mod.socket_path(out)
+    except ValueError as exc:
+        raise PkiError(str(exc)) from exc
     acl = out / "acl"
     config = out / "mosquitto.conf"
     changed = broker_mod.write_if_changed(acl, broker_mod.render_acl(args.rule_name, args.bridge_name)) or changed
-    changed = broker_mod.write_if_changed(config, broker_mod.render_config(ca, "broker", acl, args.host, args.port)) or changed
-    _print({"changed": changed, "config": str(config), "acl": str(acl), "ca": str(ca.ca_cert)})
+    changed = broker_mod.write_if_changed(config, broker_mod.render_config(acl, sock)) or changed
+    _print({"changed": changed, "config": str(config), "acl": str(acl), "ca": str(ca.ca_cert), "socket": str(sock)})
     return 0
 
 
@@ -105,6 +121,28 @@ def _run_component(component: Any, max_seconds: float | None) -> int:
     return 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    ca = LocalCA(args.pki_dir)
+    state = Path(args.state_dir)
+    gate = Gate(
+        registry=Registry(aws_client("iot", args.region, args.endpoint_url, retries=1), ca),
+        ca=ca,
+        server_name=args.server_name,
+        broker_socket=args.broker_socket or str(broker_mod.socket_path(state)),
+        rule_name=args.rule_name,
+        reserved=tuple(args.reserved or ()),
+        host=args.host,
+        port=args.port,
+        beacon=Beacon(None, str(state / "gate.stats.json")),
+        workers=args.workers,
+    )
+    try:
+        return _run_component(gate, args.max_seconds)
+    except OSError as exc:  # the port is taken, or the broker's socket does not answer
+        LOG.error("not starting: %s", exc)
+        return EXIT_DEPENDENCY
+
+
 def cmd_bridge(args: argparse.Namespace) -> int:
     ca = LocalCA(args.pki_dir)
     paths = ca.paths(args.name)
@@ -129,8 +167,10 @@ def cmd_bridge(args: argparse.Namespace) -> int:
             Path(args.broker_pid_file) if args.broker_pid_file else None,
         ),
         crl_sync_seconds=args.crl_sync_seconds,
+        socket_path=args.mqtt_socket,
     )
-    LOG.info("bridge %s: %s:%d -> Kinesis %s (%s at %s)", args.name, args.mqtt_host, args.mqtt_port, args.stream_name, args.region, args.endpoint_url or "AWS")
+    where = args.mqtt_socket or f"{args.mqtt_host}:{args.mqtt_port}"
+    LOG.info("bridge %s: %s -> Kinesis %s (%s at %s)", args.name, where, args.stream_name, args.region, args.endpoint_url or "AWS")
     return _run_component(bridge, args.max_seconds)
 
 
@@ -202,14 +242,11 @@ def make_transport(args: argparse.Namespace, on_ack: Any) -> Any:
     ca = LocalCA(args.pki_dir)
     store = DeviceStore(args.device_dir) if getattr(args, "device_dir", None) else None
 
-    def cert_for(device: str) -> tuple[str, str]:
-        if store is not None:  # the device's own identity (enrolled by the controller)
-            return store.current(device)
-        ca.ensure_leaf(device)
-        paths = ca.paths(device)
-        return str(paths.cert), str(paths.key)
-
-    return MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), cert_for, on_ack)
+    if store is not None:  # each device's own identity (enrolled by the controller)
+        return MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), store.current, on_ack)
+    # the local CA's certificate of each device, enrolled at the endpoint as the device_fleet role would
+    enroller = Enroller(aws_client("iot", args.region, args.endpoint_url), ca)
+    return MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), enroller, on_ack)
 
 
 def parse_scenario(args: argparse.Namespace) -> Scenario:
@@ -382,6 +419,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--csr", help="sign: the CSR (PEM file) to sign as a client certificate (subject and key from the CSR)")
     p.add_argument("--out", help="sign: also write the certificate here")
     p.add_argument("--days", type=int, default=397, help="sign: validity in days")
+    p.add_argument("--register", action="store_true", help="issue: also register it ACTIVE at the endpoint, attached to the thing NAME (created)")
+    p.add_argument("--region", help="issue --register: the region")
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="issue --register: the local AWS endpoint")
     p.set_defaults(func=cmd_pki)
 
     p = sub.add_parser("broker-config", help="one region's Mosquitto configuration, ACL and certificates")
@@ -389,8 +429,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--rule-name", required=True)
     p.add_argument("--bridge-name", required=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1", help="unused: the gate owns the MQTT port (kept for old callers)")
+    p.add_argument("--port", type=int, help="unused: the gate owns the MQTT port (kept for old callers)")
     p.set_defaults(func=cmd_broker_config)
 
     _component_parsers(sub)
@@ -399,13 +439,29 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _component_parsers(sub: Any) -> None:
+    p = sub.add_parser("gate", help="the region's MQTT port: mutual TLS and IoT Core's checks in front of the broker")
+    _aws_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True, help="the region's MQTT/TLS port")
+    p.add_argument("--pki-dir", required=True)
+    p.add_argument("--server-name", default="broker", help="the local CA's server certificate to present")
+    p.add_argument("--state-dir", required=True, help="the region's state directory (the broker's socket, gate.stats.json)")
+    p.add_argument("--broker-socket", help="the broker's unix socket (default: mosquitto.sock in --state-dir)")
+    p.add_argument("--rule-name", required=True, help="the IoT rule (the Basic Ingest topics the device policy allows)")
+    p.add_argument("--reserved", action="append", metavar="NAME", help="a client name only the data plane uses (the bridge): refused here")
+    p.add_argument("--workers", type=int, default=8, help="threads for the endpoint's certificate checks")
+    p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
+    p.add_argument("--max-seconds", type=float)
+    p.set_defaults(func=cmd_gate)
+
     p = sub.add_parser("bridge", help="MQTT -> Kinesis, as the IoT rule does")
     _aws_args(p)
     p.add_argument("--stream-name", required=True)
     p.add_argument("--rule-name", required=True)
     p.add_argument("--name", required=True, help="the bridge's client id and certificate name")
     p.add_argument("--mqtt-host", default="127.0.0.1")
-    p.add_argument("--mqtt-port", type=int, required=True)
+    p.add_argument("--mqtt-port", type=int, help="the broker's TLS port (a client certificate --name of --pki-dir)")
+    p.add_argument("--mqtt-socket", help="the broker's unix socket (as the local data plane runs it: no TLS, username --name)")
     p.add_argument("--pki-dir", required=True)
     p.add_argument("--state-dir", required=True)
     p.add_argument("--outage-seconds", type=float, default=60.0, help="stop (exit 3) when the endpoint or the broker has failed this long")

@@ -79,31 +79,18 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class CrlSync:
-    def __init__(self, iot: Any, ca: LocalCA, state_file: Path, broker_pid_file: Path | None = None) -> None:
+class CertificateIndex:
+    """The local CA's certificates registered at the endpoint: the CA's id there (found by its PEM among the
+    endpoint's CA certificates), each registered certificate's status, and its serial number (each certificate is
+    described once: an id names one PEM for good). Shared by the CRL sync and the gate (``gate.py``), which finds a
+    presented certificate here when its id is not the SHA-256 of the PEM it was registered with."""
+
+    def __init__(self, iot: Any, ca: LocalCA, seen: dict[str, int] | None = None) -> None:
         self.iot = iot
         self.ca = ca
-        self.state_file = state_file
-        self.broker_pid_file = broker_pid_file
         self.ca_id: str | None = None
         self.other_ca_ids: set[str] = set()  # CA certificates of the endpoint that are not ours (described once)
-        state = self._load()
-        self.seen: dict[str, int] = {k: int(v, 16) for k, v in state.get("seen", {}).items()}
-        self.synced: set[int] = {int(v, 16) for v in state.get("synced", [])}
-        self.loaded_crl = file_digest(ca.crl)  # the CRL the broker read last (when it started, or our last SIGHUP)
-        self.syncs = 0
-        self.errors = 0
-        self.signals = 0
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def _save(self) -> None:
-        write_json(self.state_file, {"seen": {k: format(v, "x") for k, v in sorted(self.seen.items())}, "synced": sorted(format(s, "x") for s in self.synced)})
+        self.seen: dict[str, int] = seen if seen is not None else {}
 
     def find_ca(self) -> str | None:
         """The endpoint's id of the local CA (matched by its certificate), cached; None when it is not registered."""
@@ -117,13 +104,14 @@ class CrlSync:
             pem = self.iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]["certificatePem"]
             if _der(pem) == ours:
                 self.ca_id = ca_id
-                LOG.info("the local CA is registered at the endpoint as %s: its certificates' status goes to the broker's CRL", ca_id)
+                LOG.info("the local CA is registered at the endpoint as %s", ca_id)
                 return ca_id
             self.other_ca_ids.add(ca_id)
         return None
 
-    def refused_serials(self) -> set[int] | None:
-        """Serials of the CA's certificates IoT Core would refuse; None when the CA is not registered."""
+    def listing(self) -> dict[str, str] | None:
+        """Certificate id -> status of every certificate registered under the local CA, with every new id's serial
+        in ``seen``; None when the CA is not registered."""
         ca_id = self.find_ca()
         if ca_id is None:
             return None
@@ -137,6 +125,46 @@ class CrlSync:
         for cert_id in listed.keys() - self.seen.keys():
             pem = self.iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["certificatePem"]
             self.seen[cert_id] = x509.load_pem_x509_certificate(pem.encode()).serial_number
+        return listed
+
+
+class CrlSync:
+    def __init__(self, iot: Any, ca: LocalCA, state_file: Path, broker_pid_file: Path | None = None) -> None:
+        self.iot = iot
+        self.ca = ca
+        self.state_file = state_file
+        self.broker_pid_file = broker_pid_file
+        state = self._load()
+        self.index = CertificateIndex(iot, ca, {k: int(v, 16) for k, v in state.get("seen", {}).items()})
+        self.seen = self.index.seen
+        self.synced: set[int] = {int(v, 16) for v in state.get("synced", [])}
+        self.loaded_crl = file_digest(ca.crl)  # the CRL the broker read last (when it started, or our last SIGHUP)
+        self.syncs = 0
+        self.errors = 0
+        self.signals = 0
+
+    @property
+    def ca_id(self) -> str | None:
+        return self.index.ca_id
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save(self) -> None:
+        write_json(self.state_file, {"seen": {k: format(v, "x") for k, v in sorted(self.seen.items())}, "synced": sorted(format(s, "x") for s in self.synced)})
+
+    def find_ca(self) -> str | None:
+        return self.index.find_ca()
+
+    def refused_serials(self) -> set[int] | None:
+        """Serials of the CA's certificates IoT Core would refuse; None when the CA is not registered."""
+        listed = self.index.listing()
+        if listed is None:
+            return None
         refused = {self.seen[c] for c, status in listed.items() if status != ACTIVE}
         refused |= {serial for c, serial in self.seen.items() if c not in listed}
         # a serial registered again as ACTIVE under another id (re-registration) is allowed again
