@@ -1,11 +1,12 @@
-"""The rotation channel of env=local with real servers: the endpoint (moto), Mosquitto, the bridge (shadow relay and
-certificate status sync) and the simulator's rotation agent over MQTT. The test plays the controller with boto3, as
-the rotation module does: desired states over iot-data, certificates registered at IoT, the old one set INACTIVE.
+"""The rotation channel of env=local with real servers: the endpoint (moto), the gate and Mosquitto, the bridge
+(shadow relay and certificate status sync) and the simulator's rotation agent over MQTT. The test plays the
+controller with boto3, as the rotation module does: desired states over iot-data, certificates registered at IoT and
+attached to the thing, the old one set INACTIVE.
 
 Proved here: the device rotates over its named shadow and reconnects with the new certificate without losing a
 reading (readings_sent == readings_acked, none refused, readings counted per certificate), a new certificate the
 broker refuses sends it back to the old one (reported failed, still nothing lost), and after the old certificate is
-set INACTIVE the bridge's CRL sync makes Mosquitto refuse NEW connections with it while active ones are accepted.
+set INACTIVE the bridge's CRL sync makes the gate refuse NEW connections with it while active ones are accepted.
 """
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ class Controller:
     def wait_reported(self, rotation: str, step: str, timeout: float = 30) -> dict[str, Any]:
         return wait_for(lambda: (r := self.reported()).get("id") == rotation and r.get("step") == step and r, timeout, f"reported {rotation} {step}")
 
-    def register(self, pem: str) -> str:
-        return self.iot.register_certificate(certificatePem=pem, caCertificatePem=self.ca.ca_cert.read_text(), status="ACTIVE")["certificateId"]
+    def register(self, pem: str, thing: str | None = None) -> str:
+        """Registered ACTIVE and attached to the thing (this controller's unless given), as IoT Core needs to let it connect."""
+        registered = self.iot.register_certificate(certificatePem=pem, caCertificatePem=self.ca.ca_cert.read_text(), status="ACTIVE")
+        self.iot.attach_thing_principal(thingName=thing or self.thing, principal=registered["certificateArn"])
+        return registered["certificateId"]
 
 
 def refused_rotation(controller: Controller, store: DeviceStore, simulator: Simulator, tmp_path: Path) -> None:
@@ -124,8 +128,8 @@ def refused_rotation(controller: Controller, store: DeviceStore, simulator: Simu
 
 
 def old_certificate_refused(plane: Plane, store: DeviceStore, thing: str, old_id: str, old_pem: str) -> None:
-    """The old certificate set INACTIVE: after the bridge's CRL sync (SIGHUP) the broker refuses NEW connections
-    with it; ACTIVE certificates of the same CA are accepted."""
+    """The old certificate set INACTIVE: after the bridge's CRL sync the gate refuses NEW connections with it in TLS
+    (it also asks the endpoint at every CONNECT); ACTIVE certificates of the same CA are accepted."""
     iot = plane.client("iot")
     controller = Controller(plane, thing)
     iot.update_certificate(certificateId=old_id, newStatus="INACTIVE")
@@ -134,14 +138,17 @@ def old_certificate_refused(plane: Plane, store: DeviceStore, thing: str, old_id
     stats = wait_for(lambda: (s := json.loads((plane.state / "bridge.stats.json").read_text()))["crl_sync"]["broker_reloads"] >= 1 and s, 10, "SIGHUP")
     assert stats["crl_sync"]["ca_registered"] is True
     old_key, old_cert = store.old(thing)
-    refusals = plane.procs.log("mosquitto").count("certificate verify failed")
+    refusals = plane.procs.log("gate").count("certificate verify failed")
     # the same client id as the device: refused in TLS, so the device's session is not taken over
     assert connect(plane, thing, old_cert, old_key) != "Success"
-    assert plane.procs.log("mosquitto").count("certificate verify failed") == refusals + 1
-    plane.ca.ensure_leaf("rot-probe")  # an ACTIVE certificate of the same CA is accepted
-    controller.register(plane.ca.paths("rot-probe").cert.read_text())
+    wait_for(lambda: plane.procs.log("gate").count("certificate verify failed") == refusals + 1, 5, "the gate's TLS refusal")
+    plane.ca.ensure_leaf("rot-probe")  # an ACTIVE certificate of the same CA, attached to its thing, is accepted
+    iot.create_thing(thingName="rot-probe")
+    controller.register(plane.ca.paths("rot-probe").cert.read_text(), thing="rot-probe")
     assert connect(plane, "rot-probe", plane.ca.paths("rot-probe").cert, plane.ca.paths("rot-probe").key) == "Success"
-    assert connect(plane, thing + "-x", store.cert(thing), store.key(thing)) == "Success"  # the new certificate too
+    # the new certificate passes TLS, but only under its thing's name (IoT Core's client/${ThingName}); the device
+    # itself is connected with it under that name
+    assert connect(plane, thing + "-x", store.cert(thing), store.key(thing)) == "Not authorized"
 
 
 def enroll(controller: Controller, store: DeviceStore) -> tuple[str, str]:

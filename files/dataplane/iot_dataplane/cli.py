@@ -86,7 +86,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise PkiError(str(exc)) from exc
     acl = out / "acl"
-    config = out / "mosquitto.conf"
+    config = out / "broker.conf"  # mosquitto.conf was the broker with its own TLS port, before the gate
     changed = broker_mod.write_if_changed(acl, broker_mod.render_acl(args.rule_name, args.bridge_name)) or changed
     changed = broker_mod.write_if_changed(config, broker_mod.render_config(acl, sock)) or changed
     _print({"changed": changed, "config": str(config), "acl": str(acl), "ca": str(ca.ca_cert), "socket": str(sock)})

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
 from iot_dataplane.bench import publish_to_visible
 from iot_dataplane.bridge import partition_key
-from iot_dataplane.broker import render_acl, render_config
+from iot_dataplane.broker import render_acl, render_config, socket_path
 from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
 from iot_dataplane.pki import LocalCA, PkiError
 from iot_dataplane.poller import Checkpoints, Mapping, Poller, kinesis_event_record
@@ -111,13 +111,19 @@ def test_acl_lets_devices_publish_only_under_their_own_name_and_the_bridge_read(
     assert len(grants) == 12
 
 
-def test_broker_config_requires_client_certificates_on_loopback(tmp_path: Path) -> None:
-    ca = LocalCA(tmp_path)
-    text = render_config(ca, "broker", tmp_path / "acl", "127.0.0.1", 18883).splitlines()
-    for line in ("allow_anonymous false", "require_certificate true", "use_identity_as_username true",
-                 "listener 18883 127.0.0.1", "tls_version tlsv1.2", f"crlfile {ca.crl}"):
-        assert line in text
-    assert not any(line.startswith(("password_file", "psk")) for line in text)
+def test_broker_config_listens_only_on_its_unix_socket_behind_the_gate(tmp_path: Path) -> None:
+    text = render_config(tmp_path / "acl", tmp_path / "mosquitto.sock").splitlines()
+    assert f"listener 0 {tmp_path / 'mosquitto.sock'}" in text
+    assert f"acl_file {tmp_path / 'acl'}" in text
+    # no TCP listener: the gate owns the MQTT port and does the TLS
+    assert [line for line in text if line.startswith("listener")] == [f"listener 0 {tmp_path / 'mosquitto.sock'}"]
+    assert not any(line.startswith(("password_file", "psk", "certfile", "keyfile", "require_certificate")) for line in text)
+
+
+def test_the_brokers_socket_path_must_fit_a_unix_socket_address(tmp_path: Path) -> None:
+    assert socket_path(tmp_path) == tmp_path / "mosquitto.sock"
+    with pytest.raises(ValueError, match="longer than 107 bytes"):
+        socket_path(tmp_path / ("x" * 120))
 
 
 # --- bridge --------------------------------------------------------------------------------------------------------
