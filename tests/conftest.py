@@ -144,3 +144,33 @@ def local_endpoint(state_dir: Path) -> Iterator[str]:
 @pytest.fixture
 def port() -> int:
     return reserve_port()
+
+
+# --- scheduling over xdist's workers (scripts/test runs pytest -n 2 --dist loadgroup) -------------------------------
+# Every file's tests stay together on one worker, in order (most files share a module-scoped endpoint or deployment and
+# some run in sequence), except the files listed here, whose tests are independent and long: those are spread one by
+# one. Files listed in SLOWEST_FIRST start first (slowest first, from `--durations` of a full run), so that the two
+# workers finish at about the same time instead of one worker starting a long file last.
+SPREAD = ("tests/molecule/test_scenarios.py",)
+SLOWEST_FIRST = (
+    "tests/e2e/test_rotation.py",
+    "tests/e2e/test_deploy.py",
+    "tests/molecule/test_scenarios.py",
+    "tests/integration/test_data_plane.py",
+    "tests/integration/",
+    "tests/benchmarks/",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(path))
+    items.sort(key=_rank)  # stable: each file keeps its own order
