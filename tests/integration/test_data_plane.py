@@ -53,10 +53,10 @@ class Processes:
         self.dir = directory
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen:
         log = (self.dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **CREDENTIALS, **(env or {})})
+                                env={**os.environ, **CREDENTIALS, **(env or {})}, cwd=cwd)
         (self.dir / f"{name}.pid").write_text(str(proc.pid))
         self.procs[name] = proc
         return proc
@@ -144,8 +144,8 @@ class Plane:
         write_if_changed(acl, render_acl(self.outputs["TopicRuleName"], f"bridge-{REGION}"))
         config = self.state / "mosquitto.conf"
         self.state.chmod(0o700)
-        write_if_changed(config, render_config(acl, socket_path(self.state)))
-        self.procs.start("mosquitto", [MOSQUITTO, "-c", str(config)])
+        write_if_changed(config, render_config(acl))
+        self.procs.start("mosquitto", [MOSQUITTO, "-c", str(config)], cwd=self.state)  # its socket is relative to it
         wait_for(lambda: socket_path(self.state).exists(), 10, "mosquitto's socket")
         self.start_gate()
 

@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .broker import shadow_request_filters, telemetry_filters
+from .broker import shadow_request_filters, socket_address, telemetry_filters
 from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
 from .crlsync import CrlSync
 from .shadow import ShadowRelay, parse_request
@@ -276,7 +276,8 @@ class Bridge:
         props.ReceiveMaximum = 65535
         try:
             if self.socket_path:
-                self.client.connect(self.socket_path, 1, keepalive=30, clean_start=False, properties=props)  # paho wants a port > 0
+                # paho wants a port > 0; the address fits a unix socket address however deep the state directory is
+                self.client.connect(socket_address(self.socket_path), 1, keepalive=30, clean_start=False, properties=props)
             else:
                 self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
         except OSError as exc:

@@ -69,25 +69,38 @@ def render_acl(rule_name: str, bridge_name: str) -> str:
     )
 
 
-# A unix socket path must fit sockaddr_un.sun_path (108 bytes with its NUL).
+# The broker's socket, relative to the region's state directory (Mosquitto runs with that directory as its working
+# directory): a unix socket address holds at most 107 bytes, which a deep state directory would exceed.
+SOCKET_NAME = "mosquitto.sock"
 MAX_SOCKET_PATH = 107
+_DIR_FDS: dict[str, int] = {}
 
 
 def socket_path(state_dir: Path) -> Path:
     """Where the region's broker listens: a unix socket in its 0700 state directory, reachable only by this user."""
-    path = Path(state_dir) / "mosquitto.sock"
-    if len(str(path).encode()) > MAX_SOCKET_PATH:
-        raise ValueError(f"the broker's socket path {path} is longer than {MAX_SOCKET_PATH} bytes: choose a shorter state directory")
-    return path
+    return Path(state_dir) / SOCKET_NAME
 
 
-def render_config(acl: Path, socket: Path) -> str:
+def socket_address(path: str | Path) -> str:
+    """A path to connect to the socket at ``path`` that fits a unix socket address: itself when short enough, else
+    the same file through a descriptor of its directory (``/proc/self/fd/N/mosquitto.sock``, kept open)."""
+    text = str(path)
+    if len(text.encode()) <= MAX_SOCKET_PATH:
+        return text
+    directory = str(Path(text).parent)
+    if directory not in _DIR_FDS:
+        _DIR_FDS[directory] = os.open(directory, os.O_PATH | os.O_DIRECTORY)
+    return f"/proc/self/fd/{_DIR_FDS[directory]}/{Path(text).name}"
+
+
+def render_config(acl: Path) -> str:
     """Mosquitto behind the gate (``gate.py``): no TCP port, only the unix socket in the 0700 state directory.
 
     The gate has done what IoT Core does at the door (mutual TLS, CRL, client id = CN, the certificate's registration
     and thing) and passes the CN as the username; the bridge connects to the socket under its own name. So the socket
     takes a username without a password (``allow_anonymous true`` on a listener only this user can reach; an anonymous
-    client gets no grant from the ACL), and the ACL's ``%u`` patterns mirror the device policy per thing."""
+    client gets no grant from the ACL), and the ACL's ``%u`` patterns mirror the device policy per thing. The socket
+    is named relative to the working directory, which must be the state directory (the role starts it there)."""
     return "\n".join(
         [
             "# Written by the smartcity.iot_analytics data plane: the env=local stand-in for the IoT Core broker,",
@@ -110,7 +123,7 @@ def render_config(acl: Path, socket: Path) -> str:
             "max_queued_bytes 0",
             "max_packet_size 1048576",
             "",
-            f"listener 0 {socket}",
+            f"listener 0 {SOCKET_NAME}",
             "protocol mqtt",
             "",
         ]

@@ -81,14 +81,11 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     if out.stat().st_mode & 0o777 != 0o700:  # the broker's socket lives here: this user only
         out.chmod(0o700)
         changed = True
-    try:
-        sock = broker_mod.socket_path(out)
-    except ValueError as exc:
-        raise PkiError(str(exc)) from exc
+    sock = broker_mod.socket_path(out)
     acl = out / "acl"
     config = out / "broker.conf"  # mosquitto.conf was the broker with its own TLS port, before the gate
     changed = broker_mod.write_if_changed(acl, broker_mod.render_acl(args.rule_name, args.bridge_name)) or changed
-    changed = broker_mod.write_if_changed(config, broker_mod.render_config(acl, sock)) or changed
+    changed = broker_mod.write_if_changed(config, broker_mod.render_config(acl)) or changed
     _print({"changed": changed, "config": str(config), "acl": str(acl), "ca": str(ca.ca_cert), "socket": str(sock)})
     return 0
 

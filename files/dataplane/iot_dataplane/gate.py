@@ -49,7 +49,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from .broker import ROTATION_SHADOW
+from .broker import ROTATION_SHADOW, socket_address
 from .common import LOG, Beacon, error_code
 from .crlsync import ACTIVE, CertificateIndex
 from .pki import LocalCA
@@ -432,6 +432,7 @@ class Gate:
         self.ca = ca
         self.server = ca.paths(server_name)
         self.broker_socket = broker_socket
+        self.broker_address = socket_address(broker_socket)
         self.rule_name = rule_name
         self.reserved = set(reserved)
         self.host, self.port = host, port
@@ -557,7 +558,7 @@ class Gate:
             writer.write(connack_refused(version))
             await writer.drain()
             return None
-        up_reader, up_writer = await asyncio.open_unix_connection(self.broker_socket, limit=MAX_PACKET)
+        up_reader, up_writer = await asyncio.open_unix_connection(self.broker_address, limit=MAX_PACKET)
         up_writer.write(connect.packet)
         LOG.info("client %s connected as %s", where, cn)
         return up_reader, up_writer, Session(connect.version, cn, policy)
@@ -646,7 +647,7 @@ class Gate:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             probe.settimeout(1)
             try:
-                probe.connect(self.broker_socket)
+                probe.connect(self.broker_address)
             except OSError:
                 return False
         return True

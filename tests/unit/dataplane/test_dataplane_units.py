@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
 from iot_dataplane.bench import publish_to_visible
 from iot_dataplane.bridge import partition_key
-from iot_dataplane.broker import render_acl, render_config, socket_path
+from iot_dataplane.broker import render_acl, render_config, socket_address, socket_path
 from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
 from iot_dataplane.pki import LocalCA, PkiError
 from iot_dataplane.poller import Checkpoints, Mapping, Poller, kinesis_event_record
@@ -112,18 +113,26 @@ def test_acl_lets_devices_publish_only_under_their_own_name_and_the_bridge_read(
 
 
 def test_broker_config_listens_only_on_its_unix_socket_behind_the_gate(tmp_path: Path) -> None:
-    text = render_config(tmp_path / "acl", tmp_path / "mosquitto.sock").splitlines()
-    assert f"listener 0 {tmp_path / 'mosquitto.sock'}" in text
+    text = render_config(tmp_path / "acl").splitlines()
     assert f"acl_file {tmp_path / 'acl'}" in text
-    # no TCP listener: the gate owns the MQTT port and does the TLS
-    assert [line for line in text if line.startswith("listener")] == [f"listener 0 {tmp_path / 'mosquitto.sock'}"]
+    # no TCP listener: the gate owns the MQTT port and does the TLS; the socket is relative to the state directory
+    assert [line for line in text if line.startswith("listener")] == ["listener 0 mosquitto.sock"]
     assert not any(line.startswith(("password_file", "psk", "certfile", "keyfile", "require_certificate")) for line in text)
 
 
-def test_the_brokers_socket_path_must_fit_a_unix_socket_address(tmp_path: Path) -> None:
+def test_a_deep_state_directory_still_gives_a_socket_address_that_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert socket_path(tmp_path) == tmp_path / "mosquitto.sock"
-    with pytest.raises(ValueError, match="longer than 107 bytes"):
-        socket_path(tmp_path / ("x" * 120))
+    assert socket_address(tmp_path / "mosquitto.sock") == str(tmp_path / "mosquitto.sock")
+    deep = tmp_path / ("x" * 120)
+    deep.mkdir()
+    address = socket_address(deep / "mosquitto.sock")
+    assert len(address) <= 107 and address.endswith("/mosquitto.sock")
+    monkeypatch.chdir(deep)  # as Mosquitto binds it: relative to its working directory
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("mosquitto.sock")
+        server.listen()
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(address)
 
 
 # --- bridge --------------------------------------------------------------------------------------------------------
