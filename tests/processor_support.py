@@ -21,7 +21,9 @@ if str(LAMBDA_DIR) not in sys.path:
 
 from stream_processor.aggregate import Contribution  # noqa: E402
 from stream_processor.alerts import Alert, ZoneState  # noqa: E402
+from stream_processor.aws import DynamoStore  # noqa: E402
 from stream_processor.config import Settings  # noqa: E402
+from stream_processor.live_model import LIVE_PK, SK_WIDTH, SWEEP_SK, ZONE_PREFIX, window_sk  # noqa: E402
 from stream_processor.observability import NAMESPACE, Telemetry  # noqa: E402
 from stream_processor.ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult  # noqa: E402
 from stream_processor.processor import Processor  # noqa: E402
@@ -54,6 +56,7 @@ class MemoryStore(Store):
         self.registry: dict[str, dict[str, dict[str, int]]] = {}
         self.zone_states: dict[str, ZoneState] = {}
         self.zones: set[str] = set()
+        self.live: dict[str, dict[str, Any]] = {}  # the live view's digests by sort key, as DynamoDB-JSON items
         self.faults = faults or Faults()
         self.writes = 0
         self.requests = 0
@@ -63,7 +66,7 @@ class MemoryStore(Store):
         self.requests += 1
         item = self.windows.get((zone, window_start, shard))
         if item is not None and item["last_seq"] >= contribution.low_seq:
-            return WindowResult(False, item["count"], item["congestion_sum"], item["last_seq"])
+            return self._result(False, item)
         if item is None:
             item = self.windows[(zone, window_start, shard)] = {
                 "count": 0, "vehicle_count_sum": 0, "speed_sum": 0.0, "congestion_sum": 0.0, "last_seq": -1,
@@ -75,7 +78,34 @@ class MemoryStore(Store):
         item["last_seq"] = contribution.high_seq
         item["expires_at"] = expires_at
         self.writes += 1
-        return WindowResult(True, item["count"], item["congestion_sum"], item["last_seq"])
+        return self._result(True, item)
+
+    @staticmethod
+    def _result(applied: bool, item: dict[str, Any]) -> WindowResult:
+        return WindowResult(applied, item["count"], item["congestion_sum"], item["last_seq"], item["vehicle_count_sum"], item["speed_sum"])
+
+    def put_live_window(self, window_start: int, shard: str, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        self.faults.check("put_live_window", (window_start, shard))
+        sk = window_sk(window_start, shard)
+        item = self.live.setdefault(sk, {"pk": {"S": LIVE_PK}, "sk": {"S": sk}})
+        item.update({ZONE_PREFIX + zone: {"S": value} for zone, value in zones.items()})
+        item.update(window_start={"N": str(window_start)}, expires_at={"N": str(expires_at)}, updated_ms={"N": str(now_ms)})
+        updates = -(-len(zones) // DynamoStore.LIVE_ZONES_PER_UPDATE)  # as many requests as the DynamoDB edge makes
+        self.writes += updates
+        self.requests += updates
+
+    def put_live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        self.faults.check("put_live_sweep", window_start)
+        item = {ZONE_PREFIX + zone: {"S": value} for zone, value in zones.items()}
+        item.update(pk={"S": LIVE_PK}, sk={"S": SWEEP_SK}, window_start={"N": str(window_start)}, expires_at={"N": str(expires_at)},
+                    updated_ms={"N": str(now_ms)})
+        self.live[SWEEP_SK] = item
+        self.writes += 1
+        self.requests += 1
+
+    def live_items(self, first_window: int) -> list[dict[str, Any]]:
+        """What the live view's Query returns: the digests from first_window on, and the sweep digest."""
+        return [item for sk, item in sorted(self.live.items(), reverse=True) if sk >= f"{first_window:0{SK_WIDTH}d}"]
 
     def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
         self.faults.check("put_sensor_states", states)

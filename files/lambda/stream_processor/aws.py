@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from .aggregate import Contribution, seq_key
 from .alerts import SOURCE, Alert, ZoneState
+from .live_model import LIVE_PK, SWEEP_SK, ZONE_PREFIX, window_sk
 from .ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult
 
 T = TypeVar("T")
@@ -153,10 +154,9 @@ class DynamoStore(Store):
             if error_code(cause) != "ConditionalCheckFailedException":
                 raise
             old = getattr(cause, "response", {}).get("Item") or self._get(request["Key"])
-            return WindowResult(False, _num(old, "count"), _num(old, "congestion_sum", 0.0), _last_seq(old))
+            return _window_result(False, old)
         self.writes += 1
-        new = response.get("Attributes", {})
-        return WindowResult(True, _num(new, "count"), _num(new, "congestion_sum", 0.0), _last_seq(new))
+        return _window_result(True, response.get("Attributes", {}))
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any]:
         response = self.retry.call(
@@ -226,6 +226,37 @@ class DynamoStore(Store):
             ExpressionAttributeNames={"#zs": "zones"},
             ExpressionAttributeValues={":z": {"SS": zone_list}},
         )
+        self.writes += 1
+
+    # -- the live view's digests ---------------------------------------------------------------------------------
+    LIVE_ZONES_PER_UPDATE = 150  # keeps each UpdateExpression well under DynamoDB's 4 KB
+
+    def put_live_window(self, window_start: int, shard: str, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        items = sorted(zones.items())
+        for start in range(0, len(items), self.LIVE_ZONES_PER_UPDATE):
+            chunk = items[start : start + self.LIVE_ZONES_PER_UPDATE]
+            names = {f"#z{i}": ZONE_PREFIX + zone for i, (zone, _value) in enumerate(chunk)}
+            values: dict[str, Any] = {f":z{i}": {"S": value} for i, (_zone, value) in enumerate(chunk)}
+            values.update({":w": _n(window_start), ":e": _n(expires_at), ":u": _n(now_ms)})
+            sets = ", ".join(f"#z{i} = :z{i}" for i in range(len(chunk)))
+            self.retry.call(
+                "DynamoDB UpdateItem (live view digest)",
+                self.client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": LIVE_PK}, "sk": {"S": window_sk(window_start, shard)}},
+                UpdateExpression=f"SET {sets}, window_start = :w, expires_at = :e, updated_ms = :u",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            self.writes += 1
+
+    def put_live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        item: dict[str, Any] = {ZONE_PREFIX + zone: {"S": value} for zone, value in zones.items()}
+        item.update({
+            "pk": {"S": LIVE_PK}, "sk": {"S": SWEEP_SK}, "window_start": _n(window_start), "expires_at": _n(expires_at),
+            "updated_ms": _n(now_ms),
+        })
+        self.retry.call("DynamoDB PutItem (live view sweep digest)", self.client.put_item, TableName=self.table, Item=item)
         self.writes += 1
 
     def get_zone_state(self, zone: str) -> ZoneState:
@@ -380,6 +411,13 @@ class DynamoStore(Store):
                 request["ExpressionAttributeValues"] = values
             self.retry.call("DynamoDB UpdateItem (sensor registry)", self.client.update_item, **request)
             self.writes += 1
+
+
+def _window_result(applied: bool, item: dict[str, Any]) -> WindowResult:
+    return WindowResult(
+        applied, _num(item, "count"), _num(item, "congestion_sum", 0.0), _last_seq(item),
+        _num(item, "vehicle_count_sum"), float(_num(item, "speed_sum", 0.0)),
+    )
 
 
 def _last_seq(item: dict[str, Any]) -> int:

@@ -5,10 +5,10 @@ the zone-window item it has just written (absolute values, so a re-delivered bat
 and the zone's congestion state after the batch. The sweep keeps one item with each zone's data-drop state and its
 silent sensors. One Query on ``pk = LIVE`` reads everything the view shows for the last windows:
 
-| item | pk | sk | attributes |
-| --- | --- | --- | --- |
-| window digest | ``LIVE`` | ``<window_start, 10 digits>#<shard>`` | ``window_start``, ``updated_ms``, ``expires_at``, and per zone ``Z#<zone>`` = ``"count|vehicle_sum|speed_sum|congestion_sum|state"`` |
-| sweep digest | ``LIVE`` | ``SWEEP`` | ``updated_ms``, ``window_start``, and per zone ``Z#<zone>`` = ``"drop_state|silent_sensors"`` |
+- window digest: ``pk = LIVE``, ``sk = <window_start, 10 digits>#<shard>``; ``window_start``, ``updated_ms``,
+  ``expires_at``, and per zone ``Z#<zone>`` = ``"count|vehicle_sum|speed_sum|congestion_sum|state"``;
+- sweep digest: ``pk = LIVE``, ``sk = SWEEP``; ``window_start``, ``updated_ms``, ``expires_at``, and per zone
+  ``Z#<zone>`` = ``"drop_state|silent_sensors"``.
 
 Pure Python 3.9+, nothing from AWS: the widget function, the local page and the tests share it.
 """

@@ -19,6 +19,8 @@ class WindowResult(NamedTuple):
     count: int  # the item's totals after the call
     congestion_sum: float
     last_seq: int
+    vehicle_sum: int = 0
+    speed_sum: float = 0.0
 
 
 class SensorState(NamedTuple):
@@ -48,6 +50,15 @@ class Store:  # pragma: no cover - interface
         raise NotImplementedError
 
     def add_zones(self, zones: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def put_live_window(self, window_start: int, shard: str, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        """Set the zones' encoded figures (``live_model.encode_window``) on the live view's digest of this window and
+        shard, leaving the digest's other zones as they are."""
+        raise NotImplementedError
+
+    def put_live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
+        """Replace the live view's sweep digest (``live_model.encode_sweep`` per zone)."""
         raise NotImplementedError
 
     def list_zones(self) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from .aggregate import Contribution, contribution, sensors_due
 from .alerts import (
+    CLEAR,
     CONGESTED,
     DROPPED,
     Alert,
@@ -17,6 +18,7 @@ from .alerts import (
     silent_sensors,
 )
 from .config import Settings
+from .live_model import WindowFigures, encode_sweep, encode_window
 from .observability import Telemetry
 from .ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult
 from .readings import Caches, ParsedBatch, Reject, parse_batch
@@ -63,7 +65,9 @@ class Processor:
 
         quarantined = self._quarantine(batch, records, failed)
         self._register_zones(batch, failed)
-        zone_index, alerts_by_type, applied, skipped = self._windows(batch, expires_at, now_s, failed)
+        live: dict[tuple[int, str], dict[str, tuple[WindowResult, int]]] = {}
+        zone_index, alerts_by_type, applied, skipped = self._windows(batch, expires_at, now_s, failed, live)
+        self._live_digests(live, expires_at, failed)
         self._sensor_states(batch, expires_at, failed)
 
         failed_from = min(failed) if failed else None
@@ -115,8 +119,15 @@ class Processor:
         self.known_zones |= new
 
     def _windows(
-        self, batch: ParsedBatch, expires_at: int, now_s: int, failed: list[int]
+        self,
+        batch: ParsedBatch,
+        expires_at: int,
+        now_s: int,
+        failed: list[int],
+        live: dict[tuple[int, str], dict[str, tuple[WindowResult, int]]],
     ) -> tuple[dict[str, float], dict[str, int], int, int]:
+        """Add each zone-window group to its item and decide its alert; ``live`` gets each item's totals after the
+        call (and the group's first record) for the live view's digests."""
         zone_index: dict[str, float] = {}
         alerts_by_type: dict[str, int] = {}
         applied = skipped = 0
@@ -133,6 +144,7 @@ class Processor:
                 applied += 1
             else:
                 skipped += 1
+            live.setdefault((window_start, shard), {})[zone] = (result, first)
             if result.count:
                 zone_index[zone] = result.congestion_sum / result.count
             try:
@@ -196,6 +208,26 @@ class Processor:
             self.zone_states[zone] = self.store.get_zone_state(zone)
         return alert
 
+    def _live_digests(
+        self, live: dict[tuple[int, str], dict[str, tuple[WindowResult, int]]], expires_at: int, failed: list[int]
+    ) -> None:
+        """Copy each zone's window totals (absolute, as the item holds them after this batch: a re-delivery writes the
+        same figures) and its alert state into the live view's digest of the window and shard. One update per window
+        and shard touched (per 150 zones), so the view stays current within one batch at a few writes per batch."""
+        now_ms = int(self.clock() * 1000)
+        for (window_start, shard), zones in live.items():
+            encoded = {}
+            for zone, (result, _first) in zones.items():
+                figures = WindowFigures(result.count, result.vehicle_sum, result.speed_sum, result.congestion_sum)
+                state = self.zone_states.get(zone)
+                encoded[zone] = encode_window(figures, state.state if state is not None else CLEAR)
+            try:
+                self.store.put_live_window(window_start, shard, encoded, expires_at, now_ms)
+            except EdgeError as exc:
+                # The window items hold the figures; delivering the records again writes the digest again.
+                self.telemetry.error("live view digest write failed", window_start=window_start, error=str(exc))
+                failed.append(min(first for _result, first in zones.values()))
+
     def _sensor_states(self, batch: ParsedBatch, expires_at: int, failed: list[int]) -> None:
         window_seconds = self.settings.window_seconds
         due = sensors_due(batch.latest, self.sensor_window, window_seconds)
@@ -228,6 +260,14 @@ class Processor:
         if len(self.sensor_window) > 500_000:  # bound the cache; a miss only costs one extra write
             self.sensor_window.clear()
 
+    def _live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, errors: list[str]) -> None:
+        """The live view's sweep digest: each zone's data-drop state and silent sensors, in one item."""
+        try:
+            self.store.put_live_sweep(window_start, zones, expires_at, int(self.clock() * 1000))
+        except EdgeError as exc:
+            errors.append(f"live view: {exc}")
+            self.telemetry.error("live view sweep digest write failed", error=str(exc))
+
     # -- scheduled sweep ----------------------------------------------------------------------------------------
     def sweep(self) -> dict[str, Any]:
         """Silence and data-drop detection over every known zone; idempotent, run once per window."""
@@ -242,6 +282,7 @@ class Processor:
         zones = self.store.list_zones()
         zones_in_alert = zones_dropped = sensors_silent = 0
         errors: list[str] = []
+        live: dict[str, str] = {}
         for zone in zones:
             try:
                 state = self.store.get_zone_state(zone)
@@ -267,13 +308,16 @@ class Processor:
                     self.publisher.publish([silence_alert(zone, s, seen[s], current, w) for s in silent])
                     self.store.mark_silent(zone, {s: seen[s] for s in silent})
                     alerts_by_type["SensorSilent"] = alerts_by_type.get("SensorSilent", 0) + len(silent)
-                sensors_silent += sum(1 for s, last in seen.items() if last < current - 2 * w)
+                silent_now = sum(1 for s, last in seen.items() if last < current - 2 * w)
+                sensors_silent += silent_now
+                live[zone] = encode_sweep(state.drop_state, silent_now)
                 gone = [s for s, last in seen.items() if last < forget_before]
                 if gone:
                     self.store.forget_sensors(zone, gone)
             except EdgeError as exc:
                 errors.append(f"{zone}: {exc}")
                 self.telemetry.error("sweep of zone failed", zone=zone, error=str(exc))
+        self._live_sweep(last_complete, live, now_s + cfg.ttl_seconds, errors)
         summary = {
             "zones": len(zones),
             "window_start": last_complete,

@@ -15,6 +15,7 @@ from stream_processor.alerts import (
     data_drop_decision,
     silent_sensors,
 )
+from stream_processor.live_read import build_view
 
 NOW = 1_767_225_600  # a window boundary
 
@@ -167,12 +168,17 @@ def test_sweep_reports_silence_once_and_data_drops() -> None:
     processor.clock.now = NOW + 7 * w + 15  # the sweep in window 7 decides window 6
     summary = processor.sweep()
     assert summary["alerts"] == {"ZoneDataDrop": 1}
+    # the live view shows the drop from the sweep's digest, and the zone's figures from the window digests
+    view = build_view(processor.store.live_items(0), w, 0.7, 0.5)
+    assert (view.zones["north"].drop_state, view.zones["north"].silent_sensors) == ("DROPPED", 0)
+    assert view.current_window == NOW + 6 * w and view.zones["north"].windows[NOW + 6 * w].count == 5
     send(7 * w + 5, sensors[:5])
     send(8 * w + 5, sensors[:5])
     processor.clock.now = NOW + 9 * w + 15  # s5..s19 last seen in window 5: nothing in 6, 7, 8
     summary = processor.sweep()
     assert summary["alerts"] == {"SensorSilent": 15}
     assert summary["sensors_silent"] == 15
+    assert build_view(processor.store.live_items(0), w, 0.7, 0.5).zones["north"].silent_sensors == 15
     silent = processor.publisher.of_type("SensorSilent")
     assert sorted(d["sensor_id"] for d in silent) == sorted(sensors[5:])
     assert all(d["zone"] == "north" and d["last_window_start"] == NOW + 5 * w for d in silent)
@@ -182,6 +188,7 @@ def test_sweep_reports_silence_once_and_data_drops() -> None:
     send(9 * w + 20, sensors)
     processor.clock.now = NOW + 10 * w + 15
     assert processor.sweep()["alerts"] == {"ZoneDataRecovered": 1}
+    assert build_view(processor.store.live_items(0), w, 0.7, 0.5).zones["north"].drop_state == "NORMAL"
     assert [a.detail_type for a in processor.publisher.alerts].count("SensorSilent") == 15
 
 
@@ -205,3 +212,17 @@ def test_a_warm_container_with_a_stale_zone_state_does_not_repeat_the_alert() ->
     a.handle_kinesis(kinesis_event([congested(f"s{i}", "north", ts + 100 + i, 100 + i) for i in range(40)]))
     b.handle_kinesis(kinesis_event([congested(f"s{i}", "north", ts + 200 + i, 200 + i) for i in range(16)]))
     assert [x.detail_type for x in a.publisher.alerts] == ["CongestionAlert"]
+
+
+def test_the_live_view_shows_a_zone_in_alert_and_cleared() -> None:
+    processor = make_processor(NOW + 30)
+    jam = [kinesis_record(reading(f"s{i}", "core", NOW * 1000 + i, speed=3.0, occupancy=0.95), i + 1) for i in range(6)]
+    assert processor.handle_kinesis(kinesis_event(jam)) == {"batchItemFailures": []}
+    view = build_view(processor.store.live_items(0), 60, 0.7, 0.5)
+    assert view.zones["core"].state == "CONGESTED" and view.zones["core"].windows[NOW].congestion_index >= 0.7
+    processor.clock.now = NOW + 90
+    flow = [kinesis_record(reading(f"s{i}", "core", (NOW + 60) * 1000 + i, speed=70.0, occupancy=0.05), i + 7) for i in range(6)]
+    assert processor.handle_kinesis(kinesis_event(flow)) == {"batchItemFailures": []}
+    view = build_view(processor.store.live_items(0), 60, 0.7, 0.5)
+    assert view.zones["core"].state == "CLEAR" and view.current_window == NOW + 60
+    assert view.zones["core"].windows[NOW].count == 6 == view.zones["core"].windows[NOW + 60].count

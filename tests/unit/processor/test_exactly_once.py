@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from processor_support import Faults, kinesis_event, kinesis_record, make_processor, reading
+from stream_processor.live_read import build_view
 
 NOW = 1_767_225_600.0
 ZONES = ["north", "south", "east"]
@@ -83,13 +84,35 @@ def test_counts_are_exact_under_any_redelivery(seed: int, size: int, gateway: bo
             checkpoint = max(checkpoint, end)
     assert processor.store.zone_window_counts() == expected
     assert processor.store.total_count() == sum(expected.values())
+    assert live_counts(processor.store) == expected  # the live view's digests carry the same exact counts
 
     # and one more full re-delivery changes nothing
     before = dict(processor.store.zone_window_counts())
     alerts = len(processor.publisher.alerts)
     assert processor.handle_kinesis(kinesis_event(records)) == {"batchItemFailures": []}
     assert processor.store.zone_window_counts() == before
+    assert live_counts(processor.store) == before
     assert len(processor.publisher.alerts) == alerts
+
+
+def live_counts(store: Any) -> dict[tuple[str, int], int]:
+    """Readings per (zone, window) as the live view reads them from the digests."""
+    view = build_view(store.live_items(0), 60, 0.7, 0.5)
+    return {(z.zone, w): f.count for z in view.zones.values() for w, f in z.windows.items() if f.count}
+
+
+def test_a_failed_digest_write_fails_the_batch_from_its_group_and_the_redelivery_repairs_it() -> None:
+    records, expected = stream(3, 12, gateway=True)
+    faults = Faults()
+    processor = make_processor(NOW, faults)
+    faults.fail("put_live_window", times=1)
+    response = processor.handle_kinesis(kinesis_event(records))
+    assert response["batchItemFailures"], "a digest that could not be written must be delivered again"
+    assert processor.store.zone_window_counts() == expected  # the window items are complete already
+    assert live_counts(processor.store) != expected
+    assert processor.handle_kinesis(kinesis_event(records)) == {"batchItemFailures": []}
+    assert live_counts(processor.store) == expected
+    assert processor.store.zone_window_counts() == expected
 
 
 @settings(max_examples=100, deadline=None)
