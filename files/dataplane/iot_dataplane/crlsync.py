@@ -1,13 +1,14 @@
 """Certificate status -> broker: the local broker refuses what IoT Core refuses.
 
 IoT Core refuses a connection whose certificate is not ACTIVE (INACTIVE, REVOKED, PENDING_TRANSFER, ...) or is no
-longer registered. Mosquitto only knows the CA and its revocation list, so the bridge keeps the CRL in step with the
-endpoint: every few seconds it lists the certificates registered under the local CA (found by its PEM among the
+longer registered. The gate (``gate.py``) asks the endpoint at every CONNECT; the TLS layer only knows the CA and its
+revocation list, so the bridge also keeps the CRL in step with the endpoint (a refused certificate then fails the
+handshake, as before the gate): every few seconds it lists the certificates registered under the local CA (found by its PEM among the
 endpoint's CA certificates) and puts on the CRL every one that is not ACTIVE, and every one it saw registered before
 that is gone (deleted). A certificate set ACTIVE again comes off the CRL; serials revoked by other means (``pki
-revoke``, another region's bridge) stay. When the CRL file changed (whoever changed it), the broker is sent SIGHUP:
-Mosquitto 2.0 reloads its listeners' TLS settings, the CRL included, on SIGHUP, so NEW connections with such a
-certificate are refused from then on. Connections already open stay open (Mosquitto checks the CRL at the handshake).
+revoke``, another region's bridge) stay. The gate re-reads the CRL file when it changes, so NEW connections with such
+a certificate are refused from then on; connections already open stay open (the CRL is checked at the handshake).
+When the CRL file changed, the broker is still sent SIGHUP (it re-reads its ACL; it has no TLS listener any more).
 
 State (``crl-sync.json`` in the bridge's state dir): the certificate ids seen -> their serial numbers (each
 certificate is described once), and the serials this bridge put on the CRL.
