@@ -60,6 +60,7 @@ class MemoryStore(Store):
         self.faults = faults or Faults()
         self.writes = 0
         self.requests = 0
+        self.live_writes = 0  # of self.writes: the live view's digests
 
     def add_window(self, zone: str, window_start: int, shard: str, contribution: Contribution, expires_at: int, now_s: int) -> WindowResult:
         self.faults.check("add_window", (zone, window_start, shard))
@@ -93,6 +94,7 @@ class MemoryStore(Store):
         updates = -(-len(zones) // DynamoStore.LIVE_ZONES_PER_UPDATE)  # as many requests as the DynamoDB edge makes
         self.writes += updates
         self.requests += updates
+        self.live_writes += updates
 
     def put_live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
         self.faults.check("put_live_sweep", window_start)
@@ -102,6 +104,23 @@ class MemoryStore(Store):
         self.live[SWEEP_SK] = item
         self.writes += 1
         self.requests += 1
+        self.live_writes += 1
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        """DynamoDB's Query over the live digests as the live view asks for them (pk LIVE, sk >= first, newest first),
+        in pages of at most 1 MB of item data as DynamoDB returns them; counts requests in ``live_reads``."""
+        self.live_reads = getattr(self, "live_reads", 0) + 1
+        first = request["ExpressionAttributeValues"][":first"]["S"]
+        items = [item for sk, item in sorted(self.live.items(), reverse=True) if sk >= first]
+        start = int(request.get("ExclusiveStartKey", {}).get("offset", {}).get("N", "0"))
+        page, size = [], 0
+        for item in items[start:]:
+            item_size = sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
+            if page and size + item_size > 1_048_576:
+                return {"Items": page, "LastEvaluatedKey": {"offset": {"N": str(start + len(page))}}}
+            page.append(item)
+            size += item_size
+        return {"Items": page}
 
     def live_items(self, first_window: int) -> list[dict[str, Any]]:
         """What the live view's Query returns: the digests from first_window on, and the sweep digest."""

@@ -153,12 +153,17 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
     expected = args.sensors * args.seconds
     if readings != expected:
         raise SystemExit(f"lost or double-counted readings: stored {readings}, sent {expected}")
+    with contextlib.redirect_stdout(devnull):
+        processor.sweep()  # the sweep's digest is part of what the view reads
     return {
         "readings": readings,
         "invocations": invocations,
         "cpu_s": cpu,
         "rate": readings / cpu,
         "writes_per_1000": store.writes * 1000 / readings,
+        "live_writes_per_1000": store.live_writes * 1000 / readings,
+        "store": store,
+        "now": clock_now[0],
         "requests_per_1000": store.requests * 1000 / readings,
         "alerts": len(publisher.alerts),
         "naive_rate": naive_readings / naive_cpu if naive_cpu else 0.0,
@@ -178,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-shards", type=int, default=50, help="shards for (b): 1,000 records/s per shard")
     parser.add_argument("--naive-readings", type=int, default=1_000_000, help="readings the naive handler processes")
     parser.add_argument("--shape", choices=["gateway", "single", "both"], default="both")
+    parser.add_argument("--renders", type=int, default=20, help="live view renders to time after the first shape")
     args = parser.parse_args(argv)
     print(
         f"fleet: {args.sensors:,} sensors in {args.zones:,} zones at 1 Hz for {args.seconds} s; "
         f"WINDOW_SECONDS={args.window}; mapping: batching window {args.batching_window} s, batch size {args.batch_records}"
     )
     header = (
-        f"{'shape':<22}{'readings':>11}{'inv.':>7}{'readings/s/core':>17}{'writes/1k':>11}{'requests/1k':>13}"
+        f"{'shape':<22}{'readings':>11}{'inv.':>7}{'readings/s/core':>17}{'writes/1k':>11}{'live w/1k':>11}{'requests/1k':>13}"
         f"{'naive r/s':>12}{'naive w/1k':>12}{'speed-up':>10}"
     )
     print(header)
@@ -203,9 +209,36 @@ def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
         ratio = result["rate"] / result["naive_rate"] if result["naive_rate"] else float("nan")
         print(
             f"{label:<22}{result['readings']:>11,}{result['invocations']:>7,}{result['rate']:>17,.0f}"
-            f"{result['writes_per_1000']:>11.2f}{result['requests_per_1000']:>13.2f}{result['naive_rate']:>12,.0f}"
+            f"{result['writes_per_1000']:>11.2f}{result['live_writes_per_1000']:>11.3f}{result['requests_per_1000']:>13.2f}{result['naive_rate']:>12,.0f}"
             f"{result['naive_writes_per_1000']:>12.0f}{ratio:>9.2f}x"
         )
+        if shape == shapes[0]:
+            live = live_view_figures(result["store"], result["now"], args.window, args.renders)
+    print(
+        f"live view at {live['zones']} zones (from the table this run filled): {live['requests']} DynamoDB request(s) "
+        f"per render ({live['bytes'] / 1024:.0f} KB of digests), render CPU p50 {live['p50_ms']:.1f} ms, "
+        f"max {live['max_ms']:.1f} ms over {args.renders} renders (read + fold + draw, 1200x800)"
+    )
+    print("live w/1k: of writes/1k, the live view's digest updates (one per window and shard a batch touches, per 150 zones)")
+
+
+def live_view_figures(store: MemoryStore, now: float, window: int, renders: int) -> dict[str, Any]:
+    """One render as the widget function does it: Query the digests (the store answers DynamoDB's Query in 1 MB
+    pages), fold them into the view, draw it; CPU time per render and requests per render."""
+    from stream_processor.live_read import read_view
+    from stream_processor.live_render import render
+
+    times, requests = [], 0
+    for _render in range(renders):
+        before_requests = getattr(store, "live_reads", 0)
+        before = time.process_time()
+        result = read_view(store, "bench", window, 10, now, 0.7, 0.5)
+        render(result.view, width=1200, height=800, now_ms=int(now * 1000))
+        times.append((time.process_time() - before) * 1000)
+        requests = store.live_reads - before_requests
+    times.sort()
+    size = sum(len(n) + len(next(iter(v.values()))) for item in store.live_items(0) for n, v in item.items())
+    return {"zones": len(result.view.zones), "requests": requests, "p50_ms": times[len(times) // 2], "max_ms": times[-1], "bytes": size}
 
 
 if __name__ == "__main__":

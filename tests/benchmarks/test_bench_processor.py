@@ -13,11 +13,17 @@ from bench_processor import main
 @pytest.mark.parametrize("shape", ["gateway", "single"])
 def test_writes_per_thousand_readings_within_budget(shape: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--sensors", "2000", "--zones", "20", "--seconds", "120", "--gateway-shards", "1", "--single-shards", "2"]
-    args += ["--naive-readings", "20000", "--shape", shape]
+    args += ["--naive-readings", "20000", "--shape", shape, "--renders", "2"]
     assert main(args) == 0  # main() exits with an error when a reading is lost or double counted
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("("))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("("))
     numbers = re.findall(r"[\d,.]+", row.split(")", 1)[1])
-    readings, writes_per_1000, naive_writes = int(numbers[0].replace(",", "")), float(numbers[3]), float(numbers[6])
+    readings, writes_per_1000, live_per_1000, naive_writes = (
+        int(numbers[0].replace(",", "")), float(numbers[3]), float(numbers[4]), float(numbers[7]))
     assert readings == 2000 * 120
     assert writes_per_1000 <= 20.0
     assert naive_writes == 1000
+    # the live view's digests: at most 1 extra write per 1,000 readings, and more than none (they are written)
+    assert 0 < live_per_1000 <= 1.0
+    live = re.search(r"live view at (\d+) zones .*: (\d+) DynamoDB request\(s\) per render", out)
+    assert live and int(live.group(1)) == 20 and 1 <= int(live.group(2)) <= 5, out

@@ -5,8 +5,10 @@ the zone-window item it has just written (absolute values, so a re-delivered bat
 and the zone's congestion state after the batch. The sweep keeps one item with each zone's data-drop state and its
 silent sensors. One Query on ``pk = LIVE`` reads everything the view shows for the last windows:
 
-- window digest: ``pk = LIVE``, ``sk = <window_start, 10 digits>#<shard>``; ``window_start``, ``updated_ms``,
-  ``expires_at``, and per zone ``Z#<zone>`` = ``"count|vehicle_sum|speed_sum|congestion_sum|state"``;
+- window digest: ``pk = LIVE``, ``sk = <window_start, 10 digits>#<shard id>``; ``window_start``, ``updated_ms``,
+  ``expires_at``, and per zone ``Z#<zone>`` = ``"count|vehicle_sum|speed_sum|congestion_sum|state"`` (a zone whose
+  readings came in records of another partition key, a gateway's say, has ``Z#<zone>#<partition key>`` for them:
+  each lane of a shard keeps its own totals, and the view adds them up);
 - sweep digest: ``pk = LIVE``, ``sk = SWEEP``; ``window_start``, ``updated_ms``, ``expires_at``, and per zone
   ``Z#<zone>`` = ``"drop_state|silent_sensors"``.
 
@@ -77,6 +79,11 @@ class LiveView:
 
 
 # -- encoding -----------------------------------------------------------------------------------------------------
+
+def zone_of(attribute: str) -> str:
+    """The zone of a digest attribute ``Z#<zone>`` or ``Z#<zone>#<partition key>`` (zone ids have no '#')."""
+    return attribute[len(ZONE_PREFIX) :].split("#", 1)[0]
+
 
 def window_sk(window_start: int, shard: str) -> str:
     return f"{window_start:0{SK_WIDTH}d}#{shard}"

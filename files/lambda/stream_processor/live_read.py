@@ -19,6 +19,7 @@ from .live_model import (
     ZoneLive,
     decode_sweep,
     decode_window,
+    zone_of,
 )
 
 MAX_REQUESTS = 5
@@ -58,11 +59,11 @@ def build_view(
         for name, value in item.items():
             if not name.startswith(ZONE_PREFIX):
                 continue
-            zone_id = name[len(ZONE_PREFIX) :]
+            zone_id = zone_of(name)
             zone = zones.setdefault(zone_id, ZoneLive(zone_id))
             figures, state = decode_window(value["S"])
             held = zone.windows.get(window_start)
-            zone.windows[window_start] = figures if held is None else held.plus(figures)  # shards of one window add up
+            zone.windows[window_start] = figures if held is None else held.plus(figures)  # shards and lanes add up
             if window_start >= newest_state.get(zone_id, -1):
                 newest_state[zone_id] = window_start
                 zone.state = state

@@ -144,7 +144,11 @@ class Processor:
                 applied += 1
             else:
                 skipped += 1
-            live.setdefault((window_start, shard), {})[zone] = (result, first)
+            # One digest per window and Kinesis shard; its entry per zone and lane (``<shard id>#<partition key>``,
+            # the unit whose records stay in order): ``zone``, or ``zone#<partition key>`` for a zone read from
+            # another key's records, so that two lanes never overwrite each other's totals.
+            shard_id, _sep, key = shard.partition("#")
+            live.setdefault((window_start, shard_id), {})[zone if key == zone else f"{zone}#{key}"] = (result, first)
             if result.count:
                 zone_index[zone] = result.congestion_sum / result.count
             try:
@@ -217,10 +221,10 @@ class Processor:
         now_ms = int(self.clock() * 1000)
         for (window_start, shard), zones in live.items():
             encoded = {}
-            for zone, (result, _first) in zones.items():
+            for entry, (result, _first) in zones.items():
                 figures = WindowFigures(result.count, result.vehicle_sum, result.speed_sum, result.congestion_sum)
-                state = self.zone_states.get(zone)
-                encoded[zone] = encode_window(figures, state.state if state is not None else CLEAR)
+                state = self.zone_states.get(entry.split("#", 1)[0])
+                encoded[entry] = encode_window(figures, state.state if state is not None else CLEAR)
             try:
                 self.store.put_live_window(window_start, shard, encoded, expires_at, now_ms)
             except EdgeError as exc:

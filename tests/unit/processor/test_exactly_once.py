@@ -191,3 +191,6 @@ def test_parallel_batches_of_one_shard_keep_counts_exact_when_payload_zone_diffe
     assert processor.handle_kinesis(kinesis_event(by_key["south"])) == {"batchItemFailures": []}
     assert processor.handle_kinesis(kinesis_event(by_key["north"])) == {"batchItemFailures": []}
     assert processor.store.zone_window_counts() == {("north", ts // 60_000 * 60): 4}
+    # the live view adds the two lanes of the shard up; neither overwrote the other in the shard's digest
+    assert live_counts(processor.store) == {("north", ts // 60_000 * 60): 4}
+    assert len(processor.store.live) == 1
