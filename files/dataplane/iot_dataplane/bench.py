@@ -193,6 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     }
     if not args.keep:
         remove_fleet(dynamodb, outputs["TableName"], simulator)
+        cert_for.remove_all()  # and its devices' things and certificates at the endpoint
     print_result(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True))

@@ -368,6 +368,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     if result["ok"] and not args.keep:
         sensor_ids = sorted({s.sensor_id for d in simulator.devices for s in d.sensors})
         result["cleaned_items"] = smoke.cleanup(dynamodb, outputs["TableName"], zone, sensor_ids)
+        if isinstance(transport.cert_for, Enroller):  # its devices' things and certificates at the endpoint
+            result["removed_devices"] = transport.cert_for.remove_all()
     _print(result)
     return 0 if result["ok"] else 1
 

@@ -702,16 +702,30 @@ class Enroller:
         self.ca = ca
         self.index = CertificateIndex(iot, ca)
         self.lock = threading.Lock()
-        self.done: set[str] = set()
+        self.enrolled: dict[str, str] = {}  # thing -> certificate id
 
     def __call__(self, thing: str) -> tuple[str, str]:
         with self.lock:
             self.ca.ensure_leaf(thing)
-            if thing not in self.done:
-                enroll(self.iot, self.ca, self.index, thing)
-                self.done.add(thing)
+            if thing not in self.enrolled:
+                self.enrolled[thing] = enroll(self.iot, self.ca, self.index, thing)
         paths = self.ca.paths(thing)
         return str(paths.cert), str(paths.key)
+
+    def remove_all(self) -> int:
+        """Undo what this enroller did at the endpoint (a tool's devices leave no things or certificates behind): each
+        certificate detached, set INACTIVE and deleted, each thing deleted. Returns how many devices were removed."""
+        removed = 0
+        with self.lock:
+            for thing, cert_id in sorted(self.enrolled.items()):
+                arn = self.iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["certificateArn"]
+                self.iot.detach_thing_principal(thingName=thing, principal=arn)
+                self.iot.update_certificate(certificateId=cert_id, newStatus="INACTIVE")
+                self.iot.delete_certificate(certificateId=cert_id)
+                self.iot.delete_thing(thingName=thing)
+                removed += 1
+            self.enrolled.clear()
+        return removed
 
 
 def enroll(iot: Any, ca: LocalCA, index: CertificateIndex, thing: str) -> str:
