@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,53 @@ def test_handler_file_is_importable_alone() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], cwd=LAMBDA_DIR, capture_output=True, text=True, check=True)
     assert Path(out.stdout.strip()).parent == Path(LAMBDA_DIR) / "stream_processor"
+
+
+# --- the live view's widget function on the same table --------------------------------------------------------------
+WIDGET_CONTEXT = {  # as CloudWatch documents the custom widget's event (values of a 12x6 widget in the light theme)
+    "dashboardName": "smartcity-iot-test-traffic", "widgetId": "widget-1", "domain": "https://console.aws.amazon.com",
+    "accountId": "123456789012", "locale": "en", "timezone": {"label": "UTC", "offsetISO": "+00:00", "offsetInMinutes": 0},
+    "period": 300, "isAutoPeriod": True, "theme": "light", "linkCharts": True, "title": "Live congestion",
+    "timeRange": {"mode": "relative", "start": 1767214800000, "end": 1767225600000, "relativeStart": 10800000, "zoomEnabled": True},
+    "forms": {"all": {}}, "params": {"top": 5, "windows": 4}, "width": 588, "height": 369,
+}
+
+
+@pytest.fixture
+def widget(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The widget function's module (``live_view_handler.lambda_handler``) with the stack's environment."""
+    for name, value in aws["env"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONGESTION_THRESHOLD", "0.7")
+    monkeypatch.setenv("CONGESTION_CLEAR_THRESHOLD", "0.5")
+    monkeypatch.syspath_prepend(str(LAMBDA_DIR))
+    module = importlib.import_module("live_view_handler")
+    module.settings.cache_clear()
+    module.dynamodb.cache_clear()
+    yield module
+    module.settings.cache_clear()
+    module.dynamodb.cache_clear()
+
+
+def test_the_widget_function_draws_what_the_processor_stored(handler: Any, widget: Any) -> None:
+    now_ms = int(time.time() * 1000)
+    records = [kinesis_record(reading(f"w-jam-{i}", "widget-jam", now_ms - 500, speed=4.0, occupancy=0.95), 900 + i) for i in range(6)]
+    records += [kinesis_record(reading(f"w-flow-{i}", "widget-flow", now_ms - 400, speed=70.0, occupancy=0.05), 910 + i) for i in range(6)]
+    assert handler.lambda_handler(kinesis_event(records), None) == {"batchItemFailures": []}
+
+    html = widget.lambda_handler({"widgetContext": WIDGET_CONTEXT}, None)
+    assert isinstance(html, str) and "widget-jam" in html and "widget-flow" in html
+    assert "<script" not in html.lower() and "<iframe" not in html.lower() and "<use" not in html.lower()
+    assert 'width="588"' in html  # sized from the widget
+    # what it read, and at what cost: one Query
+    page, requests = widget.page(widget.dynamodb(), widget.settings(), WIDGET_CONTEXT, time.time())
+    assert requests == 1 and "widget-jam" in page
+    # a parameter carrying markup is rendered as text
+    hostile = dict(WIDGET_CONTEXT, theme="dark", params={"title": '<script>alert(1)</script><img src=x onerror="y">', "top": "<b>"})
+    html = widget.lambda_handler({"widgetContext": hostile}, None)
+    assert "<script" not in html.lower() and "<img" not in html.lower() and "&lt;script&gt;" in html
+
+
+def test_the_widget_function_describes_itself(widget: Any) -> None:
+    text = widget.lambda_handler({"describe": True}, None)
+    assert text.startswith("## Live congestion") and "top:" in text and "windows:" in text
