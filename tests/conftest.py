@@ -78,7 +78,7 @@ def stop_by_pid_file(pid_file: Path, timeout: float = 10.0) -> None:
     os.killpg(pid, signal.SIGKILL)
 
 
-DATA_PLANE_PROCESSES = ("poller", "bridge", "gate", "mosquitto")
+DATA_PLANE_PROCESSES = ("view", "poller", "bridge", "gate", "mosquitto")
 
 
 def stop_data_plane(region_dir: Path) -> None:

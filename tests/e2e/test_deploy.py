@@ -24,8 +24,8 @@ STACK = "smartcity-iot-local"
 TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"
 
 
-def mqtt_port_base() -> int:
-    """The MQTT ports of the two local regions (base, base + 1), both reserved."""
+def port_pair() -> int:
+    """Two reserved consecutive ports for the two local regions (base, base + 1): their MQTT ports, or their live pages."""
     return reserve_ports(len(REGIONS), consecutive=True)[0]
 
 
@@ -34,7 +34,8 @@ class Deployment:
     port: int
     home: Path
     collections_path: str
-    mqtt_port_base: int = field(default_factory=mqtt_port_base)
+    mqtt_port_base: int = field(default_factory=port_pair)
+    view_port_base: int = field(default_factory=port_pair)  # the regions' live pages, base and base + 1
     runs: int = 0
 
     @property
@@ -88,7 +89,8 @@ class Deployment:
 
     def argv(self, playbook: str, *args: str) -> list[str]:
         return [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
-                "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}", *args]
+                "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}",
+                "-e", f"local_view_port_base={self.view_port_base}", *args]
 
     def run(self, playbook: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         for _attempt in range(3):
@@ -109,7 +111,7 @@ class Deployment:
             # A port reserved for this deployment was taken by another program before its server bound it (the
             # role said who holds it): start this deployment over on other ports.
             self.stop_everything()
-            self.port, self.mqtt_port_base, self.runs = reserve_port(), mqtt_port_base(), 0
+            self.port, self.mqtt_port_base, self.view_port_base, self.runs = reserve_port(), port_pair(), port_pair(), 0
         return proc
 
 

@@ -22,7 +22,7 @@ def test_every_role_has_a_scenario() -> None:
     assert roles == SCENARIOS
 
 
-def run_scenario(scenario: str, tmp_path: Path, port: int, mqtt_port: int) -> str:
+def run_scenario(scenario: str, tmp_path: Path, port: int, mqtt_port: int, view_port: int) -> str:
     """molecule test -s scenario on these ports; its output. PortInUse when a server of it could not bind its port."""
     work = tmp_path / f"ports-{port}-{mqtt_port}"
     state_dir = work / "endpoint"
@@ -33,6 +33,7 @@ def run_scenario(scenario: str, tmp_path: Path, port: int, mqtt_port: int) -> st
         "SMARTCITY_ENDPOINT_STATE_DIR": str(state_dir),
         "SMARTCITY_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "SMARTCITY_MQTT_PORT": str(mqtt_port),
+        "SMARTCITY_VIEW_PORT": str(view_port),
         "MOLECULE_EPHEMERAL_DIRECTORY": str(work / "ephemeral"),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
@@ -61,6 +62,6 @@ def run_scenario(scenario: str, tmp_path: Path, port: int, mqtt_port: int) -> st
 def test_scenario(scenario: str, tmp_path: Path) -> None:
     # A port taken by another program after it was reserved fails the role with "is already in use by": run again on
     # other ports.
-    output = start_on_free_port(lambda port: run_scenario(scenario, tmp_path, port, reserve_port()))
+    output = start_on_free_port(lambda port: run_scenario(scenario, tmp_path, port, reserve_port(), reserve_port()))
     # check must run before converge, and the second converge must change nothing
     assert "idempotence" in output.lower()

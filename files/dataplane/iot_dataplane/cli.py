@@ -30,6 +30,7 @@ from .bridge import Bridge
 from .common import EXIT_DEPENDENCY, LOG, Beacon, DependencyError, aws_client, setup_logging, stack_outputs
 from .crlsync import CrlSync
 from .gate import Enroller, Gate, Registry
+from .liveview import LiveView, load_geometry, serve
 from .pki import LocalCA, PkiError
 from .poller import Checkpoints, LambdaContext, Mapping, Poller, checkpoint_dir, install_kill_switch, load_handler
 from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
@@ -227,6 +228,27 @@ def cmd_poller(args: argparse.Namespace) -> int:
         LOG.error("not starting: %s", exc)
         return EXIT_DEPENDENCY
     return _run_component(poller, args.max_seconds)
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    """The live congestion page on 127.0.0.1 (exit 3 when its port is taken or the function cannot be read)."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        view = LiveView(aws_client("lambda", args.region, args.endpoint_url), aws_client("dynamodb", args.region, args.endpoint_url),
+                        args.function_name, args.region, args.lambda_dir, load_geometry(args.zones_geojson), args.every_seconds)
+        view.settings()
+        serve(view, args.host, args.port, args.max_seconds)
+    except DependencyError as exc:
+        LOG.error("not starting: %s", exc)
+        return EXIT_DEPENDENCY
+    except OSError as exc:  # the port is taken
+        LOG.error("not starting: cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return EXIT_DEPENDENCY
+    return 0
 
 
 # --- simulate / smoke ------------------------------------------------------------------------------------------------
@@ -486,6 +508,22 @@ def _component_parsers(sub: Any) -> None:
     p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
     p.add_argument("--max-seconds", type=float)
     p.set_defaults(func=cmd_poller)
+    _view_parser(sub)
+
+
+def _view_parser(sub: Any) -> None:
+    p = sub.add_parser("view", help="the live congestion page (the CloudWatch custom widget's stand-in) on 127.0.0.1")
+    _aws_args(p)
+    p.add_argument("--function-name", required=True, help="the stream processor: its table, window and thresholds")
+    p.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1"], help="loopback only")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--lambda-dir", default=LAMBDA_DIR)
+    p.add_argument("--zones-geojson", help="GeoJSON with each zone's polygon (properties.zone); others get a grid cell")
+    p.add_argument("--every-seconds", type=float, default=1.0, help="how often the page asks for a new picture")
+    p.add_argument("--code-version", help="the processor package (its renderer; a new one restarts the page)")
+    p.add_argument("--plane-version", help="the data plane's own code (a new one restarts the process)")
+    p.add_argument("--max-seconds", type=float)
+    p.set_defaults(func=cmd_view)
 
 
 def _tool_parsers(sub: Any) -> None:

@@ -226,3 +226,12 @@ def test_the_live_view_shows_a_zone_in_alert_and_cleared() -> None:
     view = build_view(processor.store.live_items(0), 60, 0.7, 0.5)
     assert view.zones["core"].state == "CLEAR" and view.current_window == NOW + 60
     assert view.zones["core"].windows[NOW].count == 6 == view.zones["core"].windows[NOW + 60].count
+
+
+def test_the_live_view_leaves_out_the_smoke_tests_probe_zones() -> None:
+    processor = make_processor(NOW + 30)
+    records = [kinesis_record(reading(f"s{i}", zone, NOW * 1000 + i), i + 1) for i, zone in enumerate(["smoke-20260101-z001", "core"] * 3)]
+    assert processor.handle_kinesis(kinesis_event(records)) == {"batchItemFailures": []}
+    processor.clock.now = NOW + 75
+    processor.sweep()
+    assert set(build_view(processor.store.live_items(0), 60, 0.7, 0.5).zones) == {"core"}
