@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ports import PortInUse, in_use_message, reserve_port, reserve_ports, start_on_free_port  # noqa: F401  # re-exported
+from ports import PortInUse, in_use_message, reserve_port, reserve_ports, start_on_free_port  # noqa: F401  # pylint: disable=unused-import  # re-exported
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
@@ -155,6 +155,7 @@ SPREAD = ("tests/molecule/test_scenarios.py",)
 SLOWEST_FIRST = (
     "tests/e2e/test_rotation.py",
     "tests/e2e/test_deploy.py",
+    "tests/e2e/test_live_page.py",
     "tests/molecule/test_scenarios.py",
     "tests/integration/test_data_plane.py",
     "tests/integration/",

@@ -101,7 +101,7 @@ def reserve_port() -> int:
 def reserve_ports(count: int, consecutive: bool = False) -> list[int]:
     """count distinct reserved ports; consecutive=True makes them base, base + 1, ... (the local regions' MQTT ports)."""
     if not consecutive:
-        return [reserve_port() for _ in range(count)]
+        return [reserve_port() for _index in range(count)]
     for _attempt in range(200):
         base = reserve_port()
         if base + count - 1 > candidate_range()[-1]:

@@ -46,6 +46,8 @@ RATE_MARGIN = 3.0  # slower than measured by this much (a busy CI core) still pa
 def rotation_wait_timeout(devices_per_minute: float, devices: int = ROTATING) -> int:
     """Seconds the controller waits for the devices: their expected rotation time at that rate, with the margin."""
     return max(20, round(scaled(RATE_MARGIN * devices / devices_per_minute * 60)))
+
+
 BAD = {"rot-z002-s0001": "wrong_subject", "rot-z003-s0001": "weak_rsa", "rot-z004-s0001": "garbage_csr"}
 
 
