@@ -6,11 +6,13 @@ review mode, teardown, and a failing rollout on a fresh endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +152,19 @@ def installed_collection(tmp_path_factory) -> str:
     (amazon_only / "ansible_collections").mkdir(parents=True)
     (amazon_only / "ansible_collections" / "amazon").symlink_to(COLLECTIONS / "ansible_collections" / "amazon")
     return f"{installed}{os.pathsep}{amazon_only}"
+
+
+@contextlib.contextmanager
+def deployed(installed_collection: str, home: Path, extra_vars: str) -> Iterator[tuple[Deployment, subprocess.CompletedProcess]]:
+    """deploy.yml -e env=local with extra_vars (a JSON object) on reserved ports in home; everything it started is
+    stopped by pid afterwards, whatever happened."""
+    dep = Deployment(reserve_port(), home, installed_collection)
+    try:
+        proc = dep.run("deploy", "-e", "env=local", "-e", extra_vars)
+        assert proc.returncode == 0, explain(proc)
+        yield dep, proc
+    finally:
+        dep.stop_everything()
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from test_deploy import STACK, Deployment, explain, installed_collection  # noqa: F401  # pylint: disable=unused-import  # the fixture
+from test_deploy import Deployment, deployed, explain, installed_collection  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
-from conftest import ROOT, VENV_BIN, reserve_port, scaled, wait_for
+from conftest import ROOT, VENV_BIN, scaled, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 sys.path.insert(0, str(ROOT / "files" / "lambda"))
@@ -83,16 +83,11 @@ class Page:
 
 @pytest.fixture(scope="module")
 def deployment(installed_collection, tmp_path_factory):  # noqa: F811  # pylint: disable=redefined-outer-name
-    dep = Deployment(reserve_port(), tmp_path_factory.mktemp("live-home"), installed_collection)
-    try:
-        proc = dep.run("deploy", "-e", "env=local", "-e", ONE_REGION_FAST_WINDOWS)
-        assert proc.returncode == 0, explain(proc)
+    with deployed(installed_collection, tmp_path_factory.mktemp("live-home"), ONE_REGION_FAST_WINDOWS) as (dep, proc):
         [url] = re.findall(r"live congestion view: (http://127\.0\.0\.1:\d+/)", proc.stdout)
         assert url == f"http://127.0.0.1:{dep.view_port_base}/"
         dep.live_url = url  # type: ignore[attr-defined]
         yield dep
-    finally:
-        dep.stop_everything()
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from test_deploy import STACK, Deployment, explain, installed_collection  # noqa: F401  # pylint: disable=unused-import  # the fixture
+from test_deploy import STACK, Deployment, deployed, explain, installed_collection  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
-from conftest import ROOT, VENV_BIN, reserve_port, scaled, wait_for
+from conftest import ROOT, VENV_BIN, scaled, wait_for
 
 REGION = "us-east-1"
 ONE_REGION = json.dumps({"iot_env_regions": [REGION]})
@@ -106,11 +106,14 @@ class Rotation:
             out.append(iot.describe_certificate(certificateId=arn.rsplit("/", 1)[1])["certificateDescription"])
         return out
 
+    def table_name(self) -> str:
+        outputs = self.dep.client("cloudformation", REGION).describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
+        return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName")
+
     def stored_readings(self) -> int:
         ddb = self.dep.client("dynamodb", REGION)
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in self.dep.client("cloudformation", REGION).describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]}
         total = 0
-        for page in ddb.get_paginator("scan").paginate(TableName=outputs["TableName"]):
+        for page in ddb.get_paginator("scan").paginate(TableName=self.table_name()):
             for item in page["Items"]:
                 if item["pk"]["S"].startswith("ZONE#rot-") and item["sk"]["S"].startswith("W#"):
                     total += int(item["count"]["N"])
@@ -127,8 +130,7 @@ class Rotation:
     def devices_with_state(self) -> int:
         """How many of the fleet's devices have a live state item: each has connected and published."""
         ddb = self.dep.client("dynamodb", REGION)
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in self.dep.client("cloudformation", REGION).describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]}
-        pages = ddb.get_paginator("scan").paginate(TableName=outputs["TableName"], ProjectionExpression="pk")
+        pages = ddb.get_paginator("scan").paginate(TableName=self.table_name(), ProjectionExpression="pk")
         return sum(item["pk"]["S"].startswith("SENSOR#rot-") for page in pages for item in page["Items"])
 
     def wait_publishing(self, devices: int = 100) -> None:
@@ -211,13 +213,8 @@ def finish(proc: subprocess.Popen, after: float = 5.0) -> None:
 
 @pytest.fixture(scope="module")
 def rotation(installed_collection, tmp_path_factory):  # noqa: F811  # pylint: disable=redefined-outer-name
-    dep = Deployment(reserve_port(), tmp_path_factory.mktemp("rotation-home"), installed_collection)
-    try:
-        proc = dep.run("deploy", "-e", "env=local", "-e", ONE_REGION)
-        assert proc.returncode == 0, explain(proc)
+    with deployed(installed_collection, tmp_path_factory.mktemp("rotation-home"), ONE_REGION) as (dep, _proc):
         yield Rotation(dep)
-    finally:
-        dep.stop_everything()
 
 
 def test_enroll_then_rotate_while_publishing_loses_nothing(rotation: Rotation) -> None:
