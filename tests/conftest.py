@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ports import PortInUse, in_use_message, reserve_port, reserve_ports, start_on_free_port  # noqa: F401  # pylint: disable=unused-import  # re-exported
@@ -146,11 +147,13 @@ def port() -> int:
     return reserve_port()
 
 
-# --- scheduling over xdist's workers (scripts/test runs pytest -n 2 --dist loadgroup) -------------------------------
+# --- scheduling over xdist's workers (scripts/test runs pytest -n 2 --dist loadfile) --------------------------------
 # Every file's tests stay together on one worker, in order (most files share a module-scoped endpoint or deployment and
 # some run in sequence), except the files listed here, whose tests are independent and long: those are spread one by
 # one. Files listed in SLOWEST_FIRST start first (slowest first, from `--durations` of a full run), so that the two
 # workers finish at about the same time instead of one worker starting a long file last.
+# (xdist's own "loadgroup" cannot do this with pytest 9.2: it renames node ids through Node._nodeid, which pytest 9.2
+# no longer reads, so every test became its own group.)
 SPREAD = ("tests/molecule/test_scenarios.py",)
 SLOWEST_FIRST = (
     "tests/e2e/test_rotation.py",
@@ -168,10 +171,17 @@ def _rank(item: pytest.Item) -> int:
     return next((i for i, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(path))
     items.sort(key=_rank)  # stable: each file keeps its own order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """One unit of work per file, in collection order, except the files in SPREAD: one per test."""
+    from xdist.scheduler import LoadFileScheduling  # pylint: disable=import-outside-toplevel
+
+    class FilesInOrder(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path in SPREAD else path
+
+    return FilesInOrder(config, log)
