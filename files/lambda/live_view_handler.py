@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the package be
 
 import boto3
 from stream_processor.aws import client_config
-from stream_processor.config import ConfigError, _number
+from stream_processor.config import ConfigError, env_number
 from stream_processor.live_read import read_view
 from stream_processor.live_render import render
 
@@ -58,9 +58,9 @@ def settings() -> dict[str, Any]:
             geometry = json.load(handle)
     return {
         "table": table,
-        "window_seconds": _number(env, "WINDOW_SECONDS", 60, 10, 3600),
-        "congestion_threshold": _number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
-        "clear_threshold": _number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
+        "window_seconds": env_number(env, "WINDOW_SECONDS", 60, 10, 3600),
+        "congestion_threshold": env_number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
+        "clear_threshold": env_number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
         "geometry": geometry,
     }
 

@@ -82,10 +82,11 @@ class LiveView:
                  geometry: dict | None = None, every_seconds: float = 1.0) -> None:
         if lambda_dir not in sys.path:
             sys.path.insert(0, lambda_dir)
+        from stream_processor.config import env_number  # noqa: PLC0415  pylint: disable=import-outside-toplevel,import-error
         from stream_processor.live_read import read_view  # noqa: PLC0415  pylint: disable=import-outside-toplevel,import-error
         from stream_processor.live_render import render  # noqa: PLC0415  pylint: disable=import-outside-toplevel,import-error
 
-        self.read_view, self.render = read_view, render
+        self.read_view, self.render, self.env_number = read_view, render, env_number
         self.lambda_client = lambda_client
         self.dynamodb = dynamodb
         self.function_name = function_name
@@ -106,11 +107,11 @@ class LiveView:
                 except Exception as exc:
                     raise DependencyError(f"cannot read function {self.function_name}: {exc}. Deploy the stack first.") from exc
                 env = (function.get("Environment") or {}).get("Variables") or {}
-                self.config = {
+                self.config = {  # the processor's own rules and defaults for these variables
                     "table": env["TABLE_NAME"],
-                    "window_seconds": int(env.get("WINDOW_SECONDS", "60")),
-                    "congestion_threshold": float(env.get("CONGESTION_THRESHOLD", "0.7")),
-                    "clear_threshold": float(env.get("CONGESTION_CLEAR_THRESHOLD", "0.5")),
+                    "window_seconds": self.env_number(env, "WINDOW_SECONDS", 60, 10, 3600),
+                    "congestion_threshold": self.env_number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
+                    "clear_threshold": self.env_number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
                 }
             return self.config
 

@@ -41,7 +41,7 @@ class Settings:
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,256}$")
 
 
-def _number(env: Mapping[str, str], name: str, default: Any, low: Any, high: Any) -> Any:
+def env_number(env: Mapping[str, str], name: str, default: Any, low: Any, high: Any) -> Any:
     """The variable as the type of its default (int or float), within low..high; the default when unset."""
     raw = env.get(name, "")
     if raw.strip() == "":
@@ -70,16 +70,16 @@ def from_env(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         table_name=_name(env, "TABLE_NAME"),
         event_bus_name=_name(env, "EVENT_BUS_NAME"),
-        window_seconds=_number(env, "WINDOW_SECONDS", 60, 10, 3600),
-        congestion_threshold=_number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
-        congestion_clear_threshold=_number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
-        min_readings=_number(env, "MIN_READINGS", 5, 1, 1_000_000),
-        state_ttl_days=_number(env, "STATE_TTL_DAYS", 7, 1, 3650),
+        window_seconds=env_number(env, "WINDOW_SECONDS", 60, 10, 3600),
+        congestion_threshold=env_number(env, "CONGESTION_THRESHOLD", 0.7, 0.0, 1.0),
+        congestion_clear_threshold=env_number(env, "CONGESTION_CLEAR_THRESHOLD", 0.5, 0.0, 1.0),
+        min_readings=env_number(env, "MIN_READINGS", 5, 1, 1_000_000),
+        state_ttl_days=env_number(env, "STATE_TTL_DAYS", 7, 1, 3650),
         quarantine_queue_url=env.get("QUARANTINE_QUEUE_URL", "").strip() or None,
-        drop_ratio=_number(env, "DROP_RATIO", 0.5, 0.0, 1.0),
-        drop_baseline_windows=_number(env, "DROP_BASELINE_WINDOWS", 5, 2, 60),
-        sweep_grace_seconds=_number(env, "SWEEP_GRACE_SECONDS", 10, 0, 3600),
-        free_flow_speed_kmh=_number(env, "FREE_FLOW_SPEED_KMH", 60.0, 5.0, 300.0),
+        drop_ratio=env_number(env, "DROP_RATIO", 0.5, 0.0, 1.0),
+        drop_baseline_windows=env_number(env, "DROP_BASELINE_WINDOWS", 5, 2, 60),
+        sweep_grace_seconds=env_number(env, "SWEEP_GRACE_SECONDS", 10, 0, 3600),
+        free_flow_speed_kmh=env_number(env, "FREE_FLOW_SPEED_KMH", 60.0, 5.0, 300.0),
     )
     if settings.congestion_clear_threshold >= settings.congestion_threshold:
         raise ConfigError(
