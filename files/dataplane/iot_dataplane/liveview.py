@@ -106,7 +106,8 @@ class LiveView:
                     function = self.lambda_client.get_function_configuration(FunctionName=self.function_name)
                 except Exception as exc:
                     raise DependencyError(f"cannot read function {self.function_name}: {exc}. Deploy the stack first.") from exc
-                env = (function.get("Environment") or {}).get("Variables") or {}
+                # as Lambda gives them to the function: strings (the local endpoint keeps a Number parameter's int)
+                env = {k: str(v) for k, v in ((function.get("Environment") or {}).get("Variables") or {}).items()}
                 self.config = {  # the processor's own rules and defaults for these variables
                     "table": env["TABLE_NAME"],
                     "window_seconds": self.env_number(env, "WINDOW_SECONDS", 60, 10, 3600),
