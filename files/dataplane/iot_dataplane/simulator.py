@@ -242,6 +242,9 @@ class SwitchError(Exception):
     """A device could not move to its new certificate; it is connected with its old one again."""
 
 
+SWITCH_ATTEMPTS = 3  # connections with the new certificate a device tries when one closes before its CONNACK
+
+
 class MqttTransport(Transport):
     """One MQTT v5 connection per device over mutual TLS, QoS 1; the PUBACK reason code says whether it was taken.
 
@@ -282,9 +285,12 @@ class MqttTransport(Transport):
         client.max_queued_messages_set(0)
         ready = threading.Event()
         refused: list[str] = []
+        closed_by_connack = False
 
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+            nonlocal closed_by_connack
             if reason.is_failure:
+                closed_by_connack = True
                 refused.append(str(reason))
             else:
                 subscription = self.subscriptions.get(device)
@@ -316,9 +322,12 @@ class MqttTransport(Transport):
         client.loop_start()
         if not ready.wait(self.connect_timeout) or refused:
             client.loop_stop()
-            raise ConnectionError(
+            error = ConnectionError(
                 f"{device}: the broker {self.host}:{self.port} did not accept the connection ({', '.join(refused) or 'no CONNACK: certificate refused?'})"
             )
+            # No CONNACK at all (closed, or none in time) is worth another try; a CONNACK that refuses is an answer.
+            error.transient = not closed_by_connack  # type: ignore[attr-defined]
+            raise error
         return client
 
     def connect(self, device: str) -> None:
@@ -398,10 +407,17 @@ class MqttTransport(Transport):
         old_client.disconnect()
         old_client.loop_stop()
         error = None
-        try:
-            client, current = self._open(device, cert, key), (cert, key)
-        except ConnectionError as exc:
-            error = exc
+        for attempt in range(SWITCH_ATTEMPTS):
+            try:
+                client, current = self._open(device, cert, key), (cert, key)
+                error = None
+                break
+            except ConnectionError as exc:
+                error = exc
+                if not getattr(exc, "transient", False):
+                    break
+                time.sleep(0.5 * (attempt + 1))  # as a device does: a connection that broke before its answer is tried again
+        if error is not None:
             client, current = self._open(device, *old_cert), old_cert  # raises if the old one is refused too
         with self.lock:
             self.clients[device] = client

@@ -440,3 +440,38 @@ def test_a_refused_switch_goes_back_to_the_old_certificate_and_loses_nothing(mon
         transport.switch("dev-1", "new.crt", "new.key", 5)
     assert [c.name for c in opened] == ["old.crt", "old.crt"] and opened[1].published == [b"held"]
     assert transport.certificate_id("dev-1") == "old.crt" and "dev-1" not in transport.held
+
+
+@pytest.mark.parametrize(("failures", "transient", "expected"), [
+    (1, True, ["old.crt", "new.crt"]),  # closed before its CONNACK once: the next try connects with the new one
+    (2, True, ["old.crt", "new.crt"]),
+    (3, True, ["old.crt", "old.crt"]),  # every try broke: back to the old certificate
+    (1, False, ["old.crt", "old.crt"]),  # a CONNACK that refuses is an answer: no second try
+])
+def test_a_switch_tries_again_when_the_connection_broke_before_its_connack(
+    monkeypatch: pytest.MonkeyPatch, failures: int, transient: bool, expected: list[str]
+) -> None:
+    monkeypatch.setattr("iot_dataplane.simulator.certificate_label", lambda cert: cert)
+    monkeypatch.setattr("iot_dataplane.simulator.time.sleep", lambda seconds: None)
+    transport, _acks, opened = _transport()
+    tries: list[str] = []
+    open_client = transport._open
+
+    def flaky_open(device: str, cert: str, key: str) -> Any:
+        if cert == "new.crt":
+            tries.append(cert)
+            if len(tries) <= failures:
+                error = ConnectionError("closed by the broker before CONNACK" if transient else "Not authorized")
+                error.transient = transient  # type: ignore[attr-defined]
+                raise error
+        return open_client(device, cert, key)
+
+    transport._open = flaky_open  # type: ignore[method-assign]
+    transport.connect("dev-1")
+    if expected[-1] == "new.crt":
+        transport.switch("dev-1", "new.crt", "new.key", 5)
+    else:
+        with pytest.raises(SwitchError):
+            transport.switch("dev-1", "new.crt", "new.key", 5)
+    assert [c.name for c in opened] == expected
+    assert len(tries) == (min(failures + 1, 3) if transient else 1)
