@@ -49,6 +49,11 @@ class Faults:
                 raise EdgeError(f"{op}: injected ThrottlingException")
 
 
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it, near enough for string and number attributes: names plus values."""
+    return sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
+
+
 class MemoryStore(Store):
     def __init__(self, faults: Faults | None = None) -> None:
         self.windows: dict[tuple[str, int, str], dict[str, Any]] = {}
@@ -61,6 +66,7 @@ class MemoryStore(Store):
         self.writes = 0
         self.requests = 0
         self.live_writes = 0  # of self.writes: the live view's digests
+        self.live_reads = 0  # Query requests on the live view's digests
 
     def add_window(self, zone: str, window_start: int, shard: str, contribution: Contribution, expires_at: int, now_s: int) -> WindowResult:
         self.faults.check("add_window", (zone, window_start, shard))
@@ -109,22 +115,23 @@ class MemoryStore(Store):
     def query(self, **request: Any) -> dict[str, Any]:
         """DynamoDB's Query over the live digests as the live view asks for them (pk LIVE, sk >= first, newest first),
         in pages of at most 1 MB of item data as DynamoDB returns them; counts requests in ``live_reads``."""
-        self.live_reads = getattr(self, "live_reads", 0) + 1
-        first = request["ExpressionAttributeValues"][":first"]["S"]
-        items = [item for sk, item in sorted(self.live.items(), reverse=True) if sk >= first]
+        self.live_reads += 1
+        items = self._live_from(request["ExpressionAttributeValues"][":first"]["S"])
         start = int(request.get("ExclusiveStartKey", {}).get("offset", {}).get("N", "0"))
         page, size = [], 0
         for item in items[start:]:
-            item_size = sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
-            if page and size + item_size > 1_048_576:
+            if page and size + item_size(item) > 1_048_576:
                 return {"Items": page, "LastEvaluatedKey": {"offset": {"N": str(start + len(page))}}}
             page.append(item)
-            size += item_size
+            size += item_size(item)
         return {"Items": page}
+
+    def _live_from(self, first_sk: str) -> list[dict[str, Any]]:
+        return [item for sk, item in sorted(self.live.items(), reverse=True) if sk >= first_sk]
 
     def live_items(self, first_window: int) -> list[dict[str, Any]]:
         """What the live view's Query returns: the digests from first_window on, and the sweep digest."""
-        return [item for sk, item in sorted(self.live.items(), reverse=True) if sk >= f"{first_window:0{SK_WIDTH}d}"]
+        return self._live_from(f"{first_window:0{SK_WIDTH}d}")
 
     def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
         self.faults.check("put_sensor_states", states)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 from boto3.dynamodb.types import TypeSerializer
-from processor_support import SEQ_BASE, MemoryPublisher, MemoryQuarantine, MemoryStore, settings
+from processor_support import SEQ_BASE, MemoryPublisher, MemoryQuarantine, MemoryStore, item_size, settings
 from stream_processor.observability import Telemetry
 from stream_processor.processor import Processor
 
@@ -230,14 +230,14 @@ def live_view_figures(store: MemoryStore, now: float, window: int, renders: int)
 
     times, requests = [], 0
     for _render in range(renders):
-        before_requests = getattr(store, "live_reads", 0)
+        before_requests = store.live_reads
         before = time.process_time()
         result = read_view(store, "bench", window, 10, now, 0.7, 0.5)
         render(result.view, width=1200, height=800, now_ms=int(now * 1000))
         times.append((time.process_time() - before) * 1000)
         requests = store.live_reads - before_requests
     times.sort()
-    size = sum(len(n) + len(next(iter(v.values()))) for item in store.live_items(0) for n, v in item.items())
+    size = sum(item_size(item) for item in store.live_items(0))
     return {"zones": len(result.view.zones), "requests": requests, "p50_ms": times[len(times) // 2], "max_ms": times[-1], "bytes": size}
 
 

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import LAUNCHER, ROOT, reserve_port, scaled, stop_by_pid_file
+from conftest import LAUNCHER, ROOT, reserve_port, scaled, stop_by_pid_file, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
@@ -80,17 +80,6 @@ class Processes:
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.stop(name)
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Plane:

@@ -22,9 +22,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
 from paho.mqtt.enums import CallbackAPIVersion
-from test_data_plane import MOSQUITTO, Plane, wait_for
+from test_data_plane import MOSQUITTO, Plane
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 

@@ -47,30 +47,29 @@ def build_view(
     newest_state: dict[str, int] = {}  # zone -> window whose digest gave its state
     current = -1
     as_of = 0
-    for item in items:
-        sk = item["sk"]["S"]
-        updated = int(item.get("updated_ms", {}).get("N", "0"))
-        if sk == SWEEP_SK:
-            for name, value in item.items():
+
+    def zone_entries(item: dict[str, Any]) -> list[tuple[ZoneLive, str]]:
+        """The item's zone entries (the smoke test's probe zones left out), each with its zone's view."""
+        entries = []
+        for name, value in item.items():
+            if name.startswith(ZONE_PREFIX) and not zone_of(name).startswith(PROBE_PREFIX):
                 zone_id = zone_of(name)
-                if name.startswith(ZONE_PREFIX) and not zone_id.startswith(PROBE_PREFIX):
-                    zone = zones.setdefault(zone_id, ZoneLive(zone_id))
-                    zone.drop_state, zone.silent_sensors = decode_sweep(value["S"])
+                entries.append((zones.setdefault(zone_id, ZoneLive(zone_id)), value["S"]))
+        return entries
+
+    for item in items:
+        if item["sk"]["S"] == SWEEP_SK:
+            for zone, text in zone_entries(item):
+                zone.drop_state, zone.silent_sensors = decode_sweep(text)
             continue
         window_start = int(item["window_start"]["N"])
-        as_of = max(as_of, updated)
-        for name, value in item.items():
-            if not name.startswith(ZONE_PREFIX):
-                continue
-            zone_id = zone_of(name)
-            if zone_id.startswith(PROBE_PREFIX):
-                continue
-            zone = zones.setdefault(zone_id, ZoneLive(zone_id))
-            figures, state = decode_window(value["S"])
+        as_of = max(as_of, int(item.get("updated_ms", {}).get("N", "0")))
+        for zone, text in zone_entries(item):
+            figures, state = decode_window(text)
             held = zone.windows.get(window_start)
             zone.windows[window_start] = figures if held is None else held.plus(figures)  # shards and lanes add up
-            if window_start >= newest_state.get(zone_id, -1):
-                newest_state[zone_id] = window_start
+            if window_start >= newest_state.get(zone.zone, -1):
+                newest_state[zone.zone] = window_start
                 zone.state = state
             if figures.count:
                 current = max(current, window_start)
