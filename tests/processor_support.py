@@ -19,7 +19,7 @@ LAMBDA_DIR = Path(__file__).resolve().parents[1] / "files" / "lambda"
 if str(LAMBDA_DIR) not in sys.path:
     sys.path.insert(0, str(LAMBDA_DIR))
 
-from stream_processor.aggregate import Contribution  # noqa: E402
+from stream_processor.aggregate import SEQ_WIDTH, Contribution  # noqa: E402
 from stream_processor.alerts import Alert, ZoneState  # noqa: E402
 from stream_processor.aws import DynamoStore  # noqa: E402
 from stream_processor.config import Settings  # noqa: E402
@@ -54,6 +54,25 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
 
 
+def plain_size(attributes: dict[str, Any]) -> int:
+    """The same for an item held as plain Python values (str, int, float): names plus values, a number as the
+    digits DynamoDB stores (about one byte per two digits, plus one)."""
+    size = 0
+    for name, value in attributes.items():
+        if isinstance(value, str):
+            size += len(name) + len(value.encode())
+        else:
+            digits = len(str(value).replace("-", "").replace(".", "").lstrip("0")) or 1
+            size += len(name) + (digits + 1) // 2 + 1
+    return size
+
+
+def write_units(before: int, after: int) -> int:
+    """Write units as DynamoDB on-demand bills a write: 1 per started KB of the larger of the item's size before and
+    after the write (at least 1)."""
+    return max(1, -(-max(before, after) // 1024))
+
+
 class MemoryStore(Store):
     def __init__(self, faults: Faults | None = None) -> None:
         self.windows: dict[tuple[str, int, str], dict[str, Any]] = {}
@@ -67,6 +86,10 @@ class MemoryStore(Store):
         self.requests = 0
         self.live_writes = 0  # of self.writes: the live view's digests
         self.live_reads = 0  # Query requests on the live view's digests
+        self.units = 0  # write units as DynamoDB on-demand bills them (write_units)
+
+    def bill(self, before: int, after: int) -> None:
+        self.units += write_units(before, after)
 
     def add_window(self, zone: str, window_start: int, shard: str, contribution: Contribution, expires_at: int, now_s: int) -> WindowResult:
         self.faults.check("add_window", (zone, window_start, shard))
@@ -78,14 +101,25 @@ class MemoryStore(Store):
             item = self.windows[(zone, window_start, shard)] = {
                 "count": 0, "vehicle_count_sum": 0, "speed_sum": 0.0, "congestion_sum": 0.0, "last_seq": -1,
             }
+        before = self._window_size(zone, window_start, shard, item) if item["last_seq"] >= 0 else 0
         item["count"] += contribution.count
         item["vehicle_count_sum"] += contribution.vehicles
         item["speed_sum"] += contribution.speed
         item["congestion_sum"] += contribution.congestion
         item["last_seq"] = contribution.high_seq
         item["expires_at"] = expires_at
+        item["updated_at"] = now_s
         self.writes += 1
+        self.bill(before, self._window_size(zone, window_start, shard, item))
         return self._result(True, item)
+
+    @staticmethod
+    def _window_size(zone: str, window_start: int, shard: str, item: dict[str, Any]) -> int:
+        """The size of the zone-window item the DynamoDB edge writes (its sequence number padded to 130 digits)."""
+        return plain_size(dict(
+            item, pk="ZONE#" + zone, sk=f"W#{window_start}#{shard}", zone=zone, window_start=window_start, shard=shard,
+            last_seq="0" * SEQ_WIDTH,
+        ))
 
     @staticmethod
     def _result(applied: bool, item: dict[str, Any]) -> WindowResult:
@@ -95,19 +129,24 @@ class MemoryStore(Store):
         self.faults.check("put_live_window", (window_start, shard))
         sk = window_sk(window_start, shard)
         item = self.live.setdefault(sk, {"pk": {"S": LIVE_PK}, "sk": {"S": sk}})
+        before = item_size(item) if len(item) > 2 else 0
         item.update({ZONE_PREFIX + zone: {"S": value} for zone, value in zones.items()})
         item.update(window_start={"N": str(window_start)}, expires_at={"N": str(expires_at)}, updated_ms={"N": str(now_ms)})
         updates = -(-len(zones) // DynamoStore.LIVE_ZONES_PER_UPDATE)  # as many requests as the DynamoDB edge makes
         self.writes += updates
         self.requests += updates
         self.live_writes += updates
+        for _update in range(updates):  # each update is billed by the whole item
+            self.bill(before, item_size(item))
 
     def put_live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, now_ms: int) -> None:
         self.faults.check("put_live_sweep", window_start)
         item = {ZONE_PREFIX + zone: {"S": value} for zone, value in zones.items()}
         item.update(pk={"S": LIVE_PK}, sk={"S": SWEEP_SK}, window_start={"N": str(window_start)}, expires_at={"N": str(expires_at)},
                     updated_ms={"N": str(now_ms)})
+        before = item_size(self.live[SWEEP_SK]) if SWEEP_SK in self.live else 0
         self.live[SWEEP_SK] = item
+        self.bill(before, item_size(item))
         self.writes += 1
         self.requests += 1
         self.live_writes += 1
@@ -138,20 +177,40 @@ class MemoryStore(Store):
         for start in range(0, len(states), 25):
             self.requests += 1
             for state in states[start : start + 25]:
+                old = self.sensors.get(state.sensor_id)
                 self.sensors[state.sensor_id] = dict(state._asdict(), expires_at=expires_at)
                 self.writes += 1
+                self.bill(self._state_size(old) if old else 0, self._state_size(self.sensors[state.sensor_id]))
         return []
+
+    @staticmethod
+    def _state_size(state: dict[str, Any]) -> int:
+        values = {k: v for k, v in state.items() if v is not None and k != "sensor_id"}
+        return plain_size(dict(values, pk="SENSOR#" + state["sensor_id"], sk="STATE"))
+
+    def _registry_size(self, zone: str) -> int:
+        registry = self.registry.get(zone, {"seen": {}, "silent": {}})
+        attributes: dict[str, Any] = {"pk": "ZONE#" + zone, "sk": "SENSORS", "expires_at": 1_800_000_000}
+        attributes.update({"L#" + s: w for s, w in registry["seen"].items()})
+        attributes.update({"S#" + s: w for s, w in registry["silent"].items()})
+        return plain_size(attributes)
 
     def record_seen(self, zone: str, seen: dict[str, int], expires_at: int) -> None:
         self.faults.check("record_seen", zone)
         registry = self.registry.setdefault(zone, {"seen": {}, "silent": {}})
-        registry["seen"].update(seen)
-        self.writes += 1
-        self.requests += 1
+        items = sorted(seen.items())
+        for start in range(0, len(items), 100):  # as many updates as the DynamoDB edge makes
+            before = self._registry_size(zone)
+            registry["seen"].update(items[start : start + 100])
+            self.bill(before, self._registry_size(zone))
+            self.writes += 1
+            self.requests += 1
 
     def add_zones(self, zones: Iterable[str]) -> None:
         self.faults.check("add_zones", zones)
+        before = plain_size({"pk": "META", "sk": "ZONES", "zones": "".join(self.zones)}) if self.zones else 0
         self.zones.update(zones)
+        self.bill(before, plain_size({"pk": "META", "sk": "ZONES", "zones": "".join(self.zones)}))
         self.writes += 1
         self.requests += 1
 
@@ -168,6 +227,7 @@ class MemoryStore(Store):
         if (current.state, current.window_start) != (expected.state, expected.window_start):
             return False
         self.zone_states[zone] = current._replace(state=new.state, since=new.since, window_start=new.window_start)
+        self.bill(0, 200)  # the zone's ALERT item: well under 1 KB
         self.writes += 1
         self.requests += 1
         return True
@@ -180,6 +240,7 @@ class MemoryStore(Store):
         self.zone_states[zone] = current._replace(
             drop_state=new.drop_state, drop_window=new.drop_window, drop_baseline=new.drop_baseline
         )
+        self.bill(0, 200)
         self.writes += 1
         self.requests += 1
         return True
@@ -198,7 +259,9 @@ class MemoryStore(Store):
 
     def mark_silent(self, zone: str, reported: dict[str, int]) -> None:
         self.faults.check("mark_silent", zone)
+        before = self._registry_size(zone)
         self.registry.setdefault(zone, {"seen": {}, "silent": {}})["silent"].update(reported)
+        self.bill(before, self._registry_size(zone))
         self.writes += 1
 
     def forget_sensors(self, zone: str, sensor_ids: list[str]) -> None:

@@ -73,7 +73,9 @@ def shard_of(zone: str, shards: int) -> int:
 
 
 def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s: int, batch_records: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(simulated now, Kinesis records) per invocation, in the order the event source mapping would invoke."""
+    """(simulated now, Kinesis records) per invocation, in the order the event source mapping would invoke. Each
+    shard's batching window closes every ``window_s`` seconds, the shards' spread over those seconds (their pollers
+    are not in step), so that what a second of simulated time writes is what one second would write on AWS."""
     seq = [0] * shards
     pending: list[list[dict[str, Any]]] = [[] for _shard in range(shards)]
     for second in range(seconds):
@@ -96,8 +98,8 @@ def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s
                         "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/bench",
                     }
                 )
-        if (second + 1) % window_s == 0 or second == seconds - 1:
-            for shard in range(shards):
+        for shard in range(shards):
+            if (second + 1 + shard * window_s // shards) % window_s == 0 or second == seconds - 1:
                 records = pending[shard]
                 for start in range(0, len(records), batch_records):
                     yield START + second + 1, records[start : start + batch_records]
@@ -134,14 +136,17 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
     clock_now = [float(START)]
     processor = Processor(settings(window_seconds=args.window), store, publisher, MemoryQuarantine(), telemetry, clock=lambda: clock_now[0])
     naive_table = NaiveTable()
+    units_by_second: dict[int, int] = {}
     cpu = naive_cpu = 0.0
     readings = invocations = naive_readings = 0
     with contextlib.redirect_stdout(devnull):
         for now, records in lambda_batches(fleet, args.seconds, shape, shards, args.batching_window, args.batch_records):
             clock_now[0] = float(now)
+            units_before = store.units
             before = time.process_time()
             response = processor.handle_kinesis({"Records": records})
             cpu += time.process_time() - before
+            units_by_second[now] = units_by_second.get(now, 0) + store.units - units_before
             assert not response["batchItemFailures"], response
             invocations += 1
             if naive_readings < args.naive_readings:
@@ -165,6 +170,9 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
         "store": store,
         "now": clock_now[0],
         "requests_per_1000": store.requests * 1000 / readings,
+        "units_per_1000": store.units * 1000 / readings,
+        # the busiest second of simulated time against the average second (write units)
+        "peak_ratio": max(units_by_second.values()) * args.seconds / sum(units_by_second.values()),
         "alerts": len(publisher.alerts),
         "naive_rate": naive_readings / naive_cpu if naive_cpu else 0.0,
         "naive_writes_per_1000": naive_table.writes * 1000 / naive_readings if naive_readings else 0.0,
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'shape':<22}{'readings':>11}{'inv.':>7}{'readings/s/core':>17}{'writes/1k':>11}{'live w/1k':>11}{'requests/1k':>13}"
-        f"{'naive r/s':>12}{'naive w/1k':>12}{'speed-up':>10}"
+        f"{'naive r/s':>12}{'naive w/1k':>12}{'speed-up':>10}{'units/1k':>10}{'peak/avg':>10}"
     )
     print(header)
     shapes = ["gateway", "single"] if args.shape == "both" else [args.shape]
@@ -210,7 +218,7 @@ def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
         print(
             f"{label:<22}{result['readings']:>11,}{result['invocations']:>7,}{result['rate']:>17,.0f}"
             f"{result['writes_per_1000']:>11.2f}{result['live_writes_per_1000']:>11.3f}{result['requests_per_1000']:>13.2f}{result['naive_rate']:>12,.0f}"
-            f"{result['naive_writes_per_1000']:>12.0f}{ratio:>9.2f}x"
+            f"{result['naive_writes_per_1000']:>12.0f}{ratio:>9.2f}x{result['units_per_1000']:>10.2f}{result['peak_ratio']:>10.2f}"
         )
         if shape == shapes[0]:
             live = live_view_figures(result["store"], result["now"], args.window, args.renders)
@@ -220,6 +228,9 @@ def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
         f"max {live['max_ms']:.1f} ms over {args.renders} renders (read + fold + draw, 1200x800)"
     )
     print("live w/1k: of writes/1k, the live view's digest updates (one per window and shard a batch touches, per 150 zones)")
+    print("requests/1k: DynamoDB write requests (a BatchWriteItem of 25 items is one); units/1k: write units as on-demand")
+    print("bills them (1 per started KB of the larger of the item before and after the write); peak/avg: write units in the")
+    print("busiest second of simulated time over the average second")
 
 
 def live_view_figures(store: MemoryStore, now: float, window: int, renders: int) -> dict[str, Any]:
