@@ -9,7 +9,8 @@ the broker, the bridge, Kinesis, the poller and the real handler, and prints:
 - latency from publish to the zone item being readable (p50/p95/p99), sampled on a few zones that are read ten
   times a second, and from publish to the CongestionAlert of one congested zone (through the alert probe queue);
 - where the time goes: the bridge's and the poller's own figures (batch sizes, handler time, PutRecords and
-  GetRecords time, waiting in the broker and the batching window).
+  GetRecords time, waiting in the broker and the batching window, function errors and timeouts), started afresh
+  when the run starts (``mark_stats``), so that they cover the run only.
 
 Its zones are named ``smoke-b<time>-z<nnn>`` (synthetic traffic: routed to the probe queue, never to people) and
 are removed afterwards unless ``--keep``.
@@ -147,6 +148,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sampled,
         alert_zone,
     )
+    # the bridge's and the poller's figures start afresh here: they cover this run, not the traffic before it
+    unmarked = mark_stats(Path(args.state_dir), f"bench-{run}-{time.time():.3f}")
     watcher.start()
     report = simulator.run(transport)
     published_at = time.time()
@@ -190,6 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "publisher_lag_ms": report.publish_lag_ms,
         "bridge": stats.get("bridge"),
         "poller": stats.get("poller"),
+        "component_figures_cover_this_run_only": not unmarked,
     }
     if not args.keep:
         remove_fleet(dynamodb, outputs["TableName"], simulator)
@@ -201,13 +205,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def component_stats(state: Path) -> dict[str, Any]:
+def mark_stats(state: Path, token: str, wait: float = 15.0, components: tuple[str, ...] = ("bridge", "poller")) -> list[str]:
+    """Asks the bridge and the poller to start new figures (their stats file's ``.mark``) and waits until their stats
+    name the token; returns the components that did not in ``wait`` seconds (not running, or busy)."""
+    for name in components:
+        mark = state / f"{name}.stats.json.mark"
+        tmp = mark.with_name(f".{mark.name}.tmp")
+        tmp.write_text(token, encoding="utf-8")
+        tmp.replace(mark)
+    deadline = time.monotonic() + wait
+    pending = list(components)
+    while pending and time.monotonic() < deadline:
+        pending = [name for name in pending if component_stats(state, (name,)).get(name, {}).get("mark") != token]
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        print(f"bench: {', '.join(pending)} did not start new figures in time: their figures include earlier traffic", flush=True)
+    return pending
+
+
+def component_stats(state: Path, names: tuple[str, ...] = ("bridge", "poller")) -> dict[str, Any]:
     """The bridge's and the poller's own figures (their stats files, refreshed every second)."""
     stats = {}
-    for name in ("bridge", "poller"):
+    for name in names:
         path = state / f"{name}.stats.json"
-        if path.exists():
+        try:
             stats[name] = json.loads(path.read_text())
+        except (OSError, ValueError):  # not there (yet)
+            continue
     return stats
 
 
@@ -255,13 +280,23 @@ def print_result(r: dict[str, Any]) -> None:
     bridge, poller = r.get("bridge") or {}, r.get("poller") or {}
     if bridge:
         lines.append(
-            f"  bridge: {bridge.get('put_calls')} PutRecords calls, put {bridge.get('put_ms')} ms, "
-            f"receive->put {bridge.get('receive_to_put_ms')} ms, entry retries {bridge.get('entry_retries')}"
+            f"  bridge: {bridge.get('forwarded')} messages in {bridge.get('put_calls')} PutRecords calls, put {_ms(bridge.get('put_ms'))} ms, "
+            f"receive->put {_ms(bridge.get('receive_to_put_ms'))} ms, entry retries {bridge.get('entry_retries')}"
         )
     if poller:
         lines.append(
-            f"  poller: {poller.get('invocations')} invocations, batch {poller.get('batch_size')} records, "
-            f"handler {poller.get('handler_ms')} ms, GetRecords {poller.get('get_records_ms')} ms, "
-            f"batching wait {poller.get('batch_wait_ms')} ms"
+            f"  poller: {poller.get('invocations')} invocations ({poller.get('function_errors')} function errors, "
+            f"{poller.get('timeouts')} timeouts), {poller.get('records')} records, batch {_ms(poller.get('batch_size'))} records, "
+            f"handler {_ms(poller.get('handler_ms'))} ms, GetRecords {_ms(poller.get('get_records_ms'))} ms, "
+            f"batching wait {_ms(poller.get('batch_wait_ms'))} ms"
         )
+    if not r.get("component_figures_cover_this_run_only", True):
+        lines.append("  (the bridge's and poller's figures include traffic from before this run)")
     print("\n".join(lines), flush=True)
+
+
+def _ms(values: dict[str, Any] | None) -> str:
+    """p50/p95/p99 of a component's figures, rounded for reading."""
+    if not values:
+        return "-"
+    return " / ".join(f"{k} {round(v) if v is not None else '-'}" for k, v in values.items())

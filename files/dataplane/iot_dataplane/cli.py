@@ -32,7 +32,7 @@ from .crlsync import CrlSync
 from .gate import Enroller, Gate, Registry
 from .liveview import LiveView, load_geometry, serve
 from .pki import LocalCA, PkiError
-from .poller import Checkpoints, LambdaContext, Mapping, Poller, checkpoint_dir, install_kill_switch, load_handler
+from .poller import Checkpoints, FunctionConfig, FunctionError, Mapping, Poller, Sandbox, checkpoint_dir
 from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
 from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator, build_fleet
 
@@ -194,22 +194,32 @@ def build_poller(args: argparse.Namespace) -> Any:
     )
     if args.endpoint_url:
         environment["AWS_ENDPOINT_URL"] = args.endpoint_url
-    handler, sweeper = load_handler(args.lambda_dir, environment)
-    if os.environ.get("IOT_DATAPLANE_TEST_KILL_AFTER_WRITES"):
-        install_kill_switch(int(os.environ["IOT_DATAPLANE_TEST_KILL_AFTER_WRITES"]))
+    config = FunctionConfig(
+        name=function["FunctionName"],
+        arn=function["FunctionArn"],
+        memory_mb=int(function.get("MemorySize", 128)),
+        timeout_s=float(function.get("Timeout", 3)),  # the service's default when the template sets none
+    )
+    kill_after = int(os.environ.get("IOT_DATAPLANE_TEST_KILL_AFTER_WRITES") or 0) or None
+    # The handler runs in execution environments of its own (worker processes) with the function's Timeout, the
+    # stream's batches in one, the sweep schedule's invocations in another. A handler that cannot be imported stops
+    # the poller here, before it reads a record.
+    handler = Sandbox(args.lambda_dir, environment, config, entry="stream", kill_switch_writes=kill_after)
+    sweeper = Sandbox(args.lambda_dir, environment, config, entry="sweep")
+    try:
+        handler.start()
+    except FunctionError as exc:
+        raise DependencyError(f"the function's handler in {args.lambda_dir} does not load: {exc}") from exc
     state = Path(args.state_dir)
     stream_name = mapping.stream_arn.split("/", 1)[1]
     kinesis = aws_client("kinesis", args.region, args.endpoint_url)
-
-    def context() -> LambdaContext:
-        return LambdaContext(function["FunctionName"], function["FunctionArn"], int(function.get("MemorySize", 128)), int(function.get("Timeout", 60)))
 
     return Poller(
         kinesis=kinesis,
         sqs=aws_client("sqs", args.region, args.endpoint_url),
         mapping=mapping,
         handler=handler,
-        context_factory=context,
+        context_factory=lambda: None,
         region=args.region,
         role_arn=function.get("Role", ""),
         function_arn=function["FunctionArn"],

@@ -7,6 +7,12 @@ Like the service it honours ``batchItemFailures`` (everything before the first f
 retried from there), bisects a batch whose invocation raised, retries with backoff up to ``MaximumRetryAttempts`` or
 ``MaximumRecordAgeInSeconds``, then sends the batch's description to the on-failure queue and moves on.
 
+The handler runs as on Lambda: in an execution environment of its own (a worker process, ``Sandbox``) with the
+function's ``Timeout``. An invocation that runs past it is a failed invocation, like one that raised: the worker is
+killed (as Lambda ends a timed-out sandbox, so an abandoned invocation writes nothing more), the next invocation gets a
+new one (a cold start), and the batch is retried and bisected per the mapping. The sweep schedule's invocations run in
+an execution environment of their own too.
+
 Progress is checkpointed per shard in a file (the last sequence number the handler finished), written after each
 finished batch. A poller killed in the middle of a batch starts again after the checkpoint: the handler sees the
 batch again, and its exactly-once updates keep the counts exact.
@@ -17,20 +23,24 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import multiprocessing
 import os
 import random
+import signal
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
+from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, setup_logging, stream_gone
 
 GET_RECORDS_LIMIT = 10000  # the API's maximum per call
 IDLE_POLL_SECONDS = 0.2
+SANDBOX_INIT_SECONDS = 60.0  # Lambda's init phase has its own limit (10 s); a loaded machine gets more here
 
 
 @dataclass
@@ -66,7 +76,7 @@ class Mapping:
 class LambdaContext:
     """The context object a Python handler receives (the attributes handlers and Powertools read)."""
 
-    def __init__(self, function_name: str, function_arn: str, memory_mb: int, timeout_s: int) -> None:
+    def __init__(self, function_name: str, function_arn: str, memory_mb: int, timeout_s: float) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn
@@ -80,6 +90,173 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class FunctionError(Exception):
+    """The function's invocation failed: its handler raised, or its execution environment died or timed out."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+
+
+class FunctionTimeout(FunctionError):
+    """The invocation ran past the function's Timeout (Lambda reports ``Task timed out after N seconds``)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds")
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the execution environment needs of the function's configuration."""
+
+    name: str
+    arn: str
+    memory_mb: int = 128
+    timeout_s: float = 60.0
+
+
+class Sandbox:
+    """One execution environment of the function: a worker process that imports the handler from ``lambda_dir`` with
+    the function's environment (an init phase, as Lambda's) and runs one invocation at a time.
+
+    An invocation gets the function's Timeout: when it runs past it, the worker is killed (SIGKILL: nothing of the
+    abandoned invocation runs on, as when Lambda ends the sandbox) and the invocation fails with FunctionTimeout; the
+    next invocation starts a new worker. A worker that dies fails its invocation too. ``entry`` is ``stream`` (the
+    handler) or ``sweep`` (the schedule's invocation, on a processor of its own). The worker dies with the poller."""
+
+    def __init__(
+        self,
+        lambda_dir: str,
+        environment: dict[str, str],
+        function: FunctionConfig,
+        entry: str = "stream",
+        kill_switch_writes: int | None = None,
+    ) -> None:
+        self.lambda_dir = lambda_dir
+        self.environment = {str(k): str(v) for k, v in environment.items()}
+        self.function = function
+        self.entry = entry
+        self.kill_switch_writes = kill_switch_writes
+        self.process: Any = None
+        self.conn: Any = None
+        self.starts = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """A new worker, ready when its handler is imported; FunctionError when its init fails."""
+        self.close()
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no locks or threads of this one
+        parent, child = ctx.Pipe()
+        process = ctx.Process(
+            target=_sandbox_main,
+            args=(child, self.lambda_dir, self.environment, self.function, self.entry, self.kill_switch_writes),
+            name=f"sandbox-{self.entry}",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        self.process, self.conn = process, parent
+        self.starts += 1
+        if not parent.poll(SANDBOX_INIT_SECONDS):
+            self.close()
+            raise FunctionError("Runtime.InitError", f"the handler's init took more than {SANDBOX_INIT_SECONDS:.0f}s")
+        try:
+            answer = parent.recv()
+        except (EOFError, OSError) as exc:
+            self.close()
+            raise FunctionError("Runtime.ExitError", f"the execution environment died during init (exit code {process.exitcode})") from exc
+        if answer[0] != "ready":
+            self.close()
+            raise FunctionError(answer[1], answer[2])
+
+    def close(self) -> None:
+        """Ends the worker (killed: an invocation in flight is abandoned)."""
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            if process.is_alive():
+                process.kill()
+            process.join(5)
+
+    # --- invocations ----------------------------------------------------------------------------------------------------
+    def invoke(self, event: dict, abort: Callable[[], bool] | None = None) -> Any:
+        """The handler's result, or FunctionError (FunctionTimeout past the Timeout). ``abort`` (checked a few times a
+        second) ends the invocation early: the worker is killed and FunctionError raised."""
+        if self.process is None or not self.process.is_alive():
+            self.start()
+        assert self.conn is not None
+        self.conn.send(("invoke", event))
+        deadline = time.monotonic() + self.function.timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.close()
+                raise FunctionTimeout(self.function.timeout_s)
+            try:
+                if self.conn.poll(min(remaining, 0.2)):
+                    answer = self.conn.recv()
+                    break
+            except (EOFError, OSError) as exc:
+                code = self.process.exitcode if self.process is not None else None
+                self.close()
+                raise FunctionError("Runtime.ExitError", f"the execution environment died (exit code {code})") from exc
+            if abort is not None and abort():
+                self.close()
+                raise FunctionError("Runtime.Aborted", "the poller is stopping")
+        if answer[0] == "ok":
+            return answer[1]
+        raise FunctionError(answer[1], answer[2])
+
+    def __call__(self, event: dict, context: Any = None) -> Any:
+        return self.invoke(event)
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when the poller dies (Linux), so that no orphaned invocation writes on."""
+    try:
+        import ctypes  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the closed pipe ends the worker after its invocation
+        pass
+
+
+def _sandbox_main(conn: Any, lambda_dir: str, environment: dict[str, str], function: FunctionConfig, entry: str, kill_switch_writes: int | None) -> None:
+    """The worker: init (import the handler), then one invocation per request until the pipe closes."""
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the poller decides when its sandboxes end
+    setup_logging()
+    try:
+        stream_handler, sweep_handler = load_handler(lambda_dir, environment)
+        if kill_switch_writes:
+            install_kill_switch(kill_switch_writes, also_kill=parent)
+    except BaseException as exc:  # any init failure is the function's: reported, as Lambda's Runtime.ImportModuleError
+        conn.send(("error", "Runtime.ImportModuleError", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        return
+    handler = sweep_handler if entry == "sweep" else stream_handler
+    conn.send(("ready",))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        context = LambdaContext(function.name, function.arn, function.memory_mb, function.timeout_s)
+        try:
+            result = handler(request[1], context)
+        except Exception as exc:  # the function's error, reported to the poller as Lambda reports it to the service
+            LOG.error("%s", traceback.format_exc().rstrip())
+            conn.send(("error", type(exc).__name__, str(exc)))
+            continue
+        conn.send(("ok", result))
+
+
 @dataclass
 class ShardState:
     shard_id: str
@@ -89,12 +266,49 @@ class ShardState:
     closed: bool = False
 
 
+class StatsMark:
+    """A benchmark's request to start a component's figures afresh: a token in ``<stats file>.mark``. When the token
+    changes, the component starts new figures and names the token in them (``mark``, ``since``), so that a benchmark
+    reports its own traffic only, not what the component saw before (a deploy's smoke test, an earlier run)."""
+
+    def __init__(self, stats_file: Path | str | None, every: float = 0.5) -> None:
+        self.path = Path(f"{stats_file}.mark") if stats_file else None
+        self.every = every
+        self.next_check = 0.0
+        self.token = self._read()
+        self.since = time.time()
+
+    def _read(self) -> str | None:
+        if self.path is None:
+            return None
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def changed(self) -> bool:
+        """True once per new token (looked at every ``every`` seconds at most)."""
+        now = time.monotonic()
+        if self.path is None or now < self.next_check:
+            return False
+        self.next_check = now + self.every
+        token = self._read()
+        if token is None or token == self.token:
+            return False
+        self.token, self.since = token, time.time()
+        return True
+
+    def fields(self) -> dict[str, Any]:
+        return {"mark": self.token, "since": self.since}
+
+
 @dataclass
 class PollerStats:
     invocations: int = 0
     records: int = 0
     item_failures: int = 0
     function_errors: int = 0
+    timeouts: int = 0
     retries: int = 0
     dead_lettered: int = 0
     sweeps: int = 0
@@ -104,13 +318,15 @@ class PollerStats:
     batch_sizes: list[int] = field(default_factory=list)
     batch_wait_ms: list[float] = field(default_factory=list)
 
-    def snapshot(self, behind: dict[str, str]) -> dict[str, Any]:
+    def snapshot(self, behind: dict[str, str], mark: StatsMark | None = None) -> dict[str, Any]:
         return {
+            **(mark.fields() if mark is not None else {}),
             "component": "poller",
             "invocations": self.invocations,
             "records": self.records,
             "item_failures": self.item_failures,
             "function_errors": self.function_errors,
+            "timeouts": self.timeouts,
             "retries": self.retries,
             "dead_lettered": self.dead_lettered,
             "sweeps": self.sweeps,
@@ -199,8 +415,8 @@ class Poller:
         kinesis: Any,
         sqs: Any,
         mapping: Mapping,
-        handler: Callable[[dict, Any], Any],
-        context_factory: Callable[[], LambdaContext],
+        handler: Sandbox | Callable[[dict, Any], Any],
+        context_factory: Callable[[], LambdaContext | None],
         region: str,
         role_arn: str,
         function_arn: str,
@@ -209,7 +425,7 @@ class Poller:
         sweep_seconds: float | None = 60.0,
         outage_seconds: float = 60.0,
         max_backoff: float = 5.0,
-        sweeper: Callable[[dict, Any], Any] | None = None,
+        sweeper: Sandbox | Callable[[dict, Any], Any] | None = None,
     ) -> None:
         self.kinesis = kinesis
         self.sqs = sqs
@@ -226,8 +442,11 @@ class Poller:
         self.stream_name = mapping.stream_arn.split("/", 1)[1]
         self.shards: dict[str, ShardState] = {}
         self.stats = PollerStats()
+        self.mark = StatsMark(beacon.stats)
         self.stopping = threading.Event()
         self.endpoint = Outage(f"Kinesis stream {self.stream_name} at the AWS endpoint", outage_seconds)
+        if sweeper is None and isinstance(handler, Sandbox):  # the schedule's invocations: an environment of their own
+            sweeper = Sandbox(handler.lambda_dir, handler.environment, handler.function, entry="sweep")
         self.sweeper = sweeper or handler
         self._dlq_url: str | None = None
 
@@ -327,13 +546,23 @@ class Poller:
         return waited >= self.mapping.batching_window
 
     def _invoke(self, event: dict) -> tuple[dict | None, BaseException | None]:
+        """One invocation; a handler that raised or ran past the function's Timeout is a function error."""
         started = time.monotonic()
         self.stats.invocations += 1
         try:
-            result = self.handler(event, self.context_factory())
+            if isinstance(self.handler, Sandbox):
+                result = self.handler.invoke(event, abort=self.stopping.is_set)
+            else:  # a plain callable (the tests' stand-ins) runs in this process, with no deadline
+                result = self.handler(event, self.context_factory())
         except Exception as exc:
+            if self.stopping.is_set():
+                return None, exc
             self.stats.function_errors += 1
-            LOG.warning("function error: %s: %s", type(exc).__name__, exc)
+            if isinstance(exc, FunctionTimeout):
+                self.stats.timeouts += 1
+                LOG.warning("function error: %s (%d records); the execution environment is ended", exc.message, len(event["Records"]))
+            else:
+                LOG.warning("function error: %s: %s", type(exc).__name__, exc)
             return None, exc
         finally:
             self.stats.handler_ms.append((time.monotonic() - started) * 1000)
@@ -447,7 +676,10 @@ class Poller:
             started = time.monotonic()
             self.stats.sweeps += 1
             try:
-                result = self.sweeper({"action": "sweep"}, self.context_factory())
+                if isinstance(self.sweeper, Sandbox):
+                    result = self.sweeper.invoke({"action": "sweep"}, abort=self.stopping.is_set)
+                else:
+                    result = self.sweeper({"action": "sweep"}, self.context_factory())
             except Exception as exc:
                 LOG.warning("sweep failed: %s (the schedule runs it again at the next period)", exc)
             else:
@@ -500,14 +732,21 @@ class Poller:
                     self.refresh_shards()
                     last_refresh = time.monotonic()
                 delivered = self.run_once()
-                self.beacon.beat(self.stats.snapshot(self.checkpoints.all()))
+                marked = self.mark.changed()
+                if marked:
+                    self.stats = PollerStats()
+                self.beacon.beat(self.stats.snapshot(self.checkpoints.all(), self.mark), force=marked)
                 if not delivered and not any(s.buffer for s in self.shards.values()):
                     self.stopping.wait(IDLE_POLL_SECONDS)
                 elif not delivered:
                     self.stopping.wait(0.02)
         finally:
-            self.beacon.beat(self.stats.snapshot(self.checkpoints.all()), healthy=False, force=True)
+            self.beacon.beat(self.stats.snapshot(self.checkpoints.all(), self.mark), healthy=False, force=True)
             self.beacon.clear()
+            self.stopping.set()
+            for function in (self.handler, self.sweeper):
+                if isinstance(function, Sandbox):
+                    function.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -531,11 +770,10 @@ def load_handler(lambda_dir: str, environment: dict[str, str]) -> tuple[Callable
     return lambda_handler.lambda_handler, sweep_handler
 
 
-def install_kill_switch(zone_window_writes: int) -> None:
-    """Fault injection for the tests: SIGKILL this process right after its n-th zone-window update, which is in the
-    middle of a batch (the handler writes one item per zone and window). Set by IOT_DATAPLANE_TEST_KILL_AFTER_WRITES."""
-    import signal  # noqa: PLC0415  pylint: disable=import-outside-toplevel
-
+def install_kill_switch(zone_window_writes: int, also_kill: int | None = None) -> None:
+    """Fault injection for the tests: SIGKILL this process (and ``also_kill``: the poller, from its sandbox) right after
+    its n-th zone-window update, which is in the middle of a batch (the handler writes one item per zone and window).
+    Set by IOT_DATAPLANE_TEST_KILL_AFTER_WRITES."""
     import botocore.client  # noqa: PLC0415  pylint: disable=import-outside-toplevel
 
     original = botocore.client.BaseClient._make_api_call  # pylint: disable=protected-access
@@ -547,6 +785,8 @@ def install_kill_switch(zone_window_writes: int) -> None:
             done[0] += 1
             if done[0] >= zone_window_writes:
                 LOG.warning("test kill switch: SIGKILL after %d zone-window writes", done[0])
+                if also_kill:
+                    os.kill(also_kill, signal.SIGKILL)
                 os.kill(os.getpid(), signal.SIGKILL)
         return result
 

@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
@@ -26,7 +26,17 @@ from iot_dataplane.bridge import partition_key
 from iot_dataplane.broker import render_acl, render_config, socket_address, socket_path
 from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
 from iot_dataplane.pki import LocalCA, PkiError
-from iot_dataplane.poller import Checkpoints, Mapping, Poller, kinesis_event_record
+from iot_dataplane.poller import (
+    Checkpoints,
+    FunctionConfig,
+    FunctionError,
+    FunctionTimeout,
+    Mapping,
+    Poller,
+    Sandbox,
+    StatsMark,
+    kinesis_event_record,
+)
 from iot_dataplane.simulator import (
     Congestion,
     MqttTransport,
@@ -432,3 +442,175 @@ def test_the_poller_reads_no_more_than_the_next_batch_needs_and_delivers_in_orde
     assert [len(c) for c in calls] == [500, 500, 200]
     assert [int(s) for c in calls for s in c] == list(range(1, 1201))
     assert max(poller.kinesis.limits) <= 500  # not the API's 10,000: one response per batch, not the whole backlog
+
+
+# --- the function's Timeout --------------------------------------------------------------------------------------------
+# A stand-in for files/lambda: it logs each invocation's sequence numbers to CALLS_FILE, sleeps as long as a record
+# asks, logs that the invocation finished, and raises or exits when a record asks.
+FUNCTION_SOURCE = '''
+import base64, json, os, time
+
+def _log(entry):
+    with open(os.environ["CALLS_FILE"], "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\\n")
+
+class _Sweeper:
+    def sweep(self):
+        time.sleep(float(os.environ.get("SWEEP_SLEEP", "0")))
+        _log({"sweep": True})
+        return {"swept": True}
+
+def build():
+    return _Sweeper()
+
+def lambda_handler(event, context):
+    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    _log({"start": seqs, "remaining_ms": context.get_remaining_time_in_millis()})
+    for r in event["Records"]:
+        order = json.loads(base64.b64decode(r["kinesis"]["data"]))
+        if order.get("raise"):
+            raise ValueError("asked to fail")
+        if order.get("exit"):
+            os._exit(7)
+        time.sleep(order.get("sleep", 0))
+    _log({"done": seqs})
+    return {}
+'''
+
+
+def sandbox(tmp_path: Path, timeout_s: float, **env: str) -> tuple[Sandbox, Path]:
+    code = tmp_path / "fn"
+    code.mkdir(exist_ok=True)
+    (code / "lambda_handler.py").write_text(FUNCTION_SOURCE)
+    calls = tmp_path / "calls.jsonl"
+    environment = {"CALLS_FILE": str(calls), **env}
+    return Sandbox(str(code), environment, FunctionConfig("fn", "arn:fn", 128, timeout_s)), calls
+
+
+def log_entries(calls: Path) -> list[dict]:
+    return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+
+def sandboxed_poller(tmp_path: Path, function: Sandbox, **mapping: Any) -> tuple[Poller, FakeSqs]:
+    sqs = FakeSqs()
+    settings = {"stream_arn": STREAM_ARN, "batch_size": 10, "report_item_failures": True, "bisect": True,
+                "max_retries": 1, "on_failure_arn": "arn:aws:sqs:us-east-1:123456789012:dead", **mapping}
+    poller = Poller(kinesis=None, sqs=sqs, mapping=Mapping(**settings), handler=function,
+                    context_factory=lambda: None, region="us-east-1", role_arn="arn:role", function_arn="arn:fn",
+                    checkpoints=Checkpoints(tmp_path / "cp"), beacon=Beacon(None, None), sweep_seconds=None,
+                    max_backoff=0.0)
+    poller._sleep = lambda attempt: None
+    return poller, sqs
+
+
+def deliver_orders(poller: Poller, orders: list[dict]) -> None:
+    from iot_dataplane.poller import ShardState
+
+    records = [record(i + 1, json.dumps(order).encode()) for i, order in enumerate(orders)]
+    poller._deliver(ShardState("shardId-000000000000"), records)
+
+
+def test_an_invocation_past_the_timeout_is_a_function_error_retried_bisected_and_dead_lettered(tmp_path: Path) -> None:
+    function, calls = sandbox(tmp_path, timeout_s=1.0)
+    poller, sqs = sandboxed_poller(tmp_path, function, max_retries=1)
+    try:
+        deliver_orders(poller, [{}, {}, {"sleep": 30}, {}])
+    finally:
+        function.close()
+    entries = log_entries(calls)
+    started = [e["start"] for e in entries if "start" in e]
+    done = [e["done"] for e in entries if "done" in e]
+    # [1..4] times out -> [1,2] ok; [3,4] times out -> [3] times out, once more (1 retry) -> on-failure queue; [4] ok
+    assert started == [["1", "2", "3", "4"], ["1", "2"], ["3", "4"], ["3"], ["3"], ["4"]]
+    assert done == [["1", "2"], ["4"]]  # no invocation that held record 3 ran on after its deadline
+    assert all(0 < e["remaining_ms"] <= 1000 for e in entries if "start" in e)  # the context knows the Timeout
+    assert (poller.stats.function_errors, poller.stats.timeouts, poller.stats.records) == (4, 4, 3)
+    [dead] = sqs.sent
+    assert dead["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert dead["responseContext"]["functionError"] == "Unhandled"
+    assert (dead["KinesisBatchInfo"]["startSequenceNumber"], dead["KinesisBatchInfo"]["batchSize"]) == ("3", 1)
+    assert poller.checkpoints.get("shardId-000000000000") == {"sequence_number": "4"}
+    assert function.starts == 5  # each timed-out environment was ended; the next invocation got a new one
+
+
+def test_a_batch_that_always_times_out_is_never_counted_as_processed(tmp_path: Path) -> None:
+    function, calls = sandbox(tmp_path, timeout_s=0.5)
+    poller, sqs = sandboxed_poller(tmp_path, function, bisect=False, max_retries=2)
+    try:
+        deliver_orders(poller, [{"sleep": 5}, {}])
+    finally:
+        function.close()
+    entries = log_entries(calls)
+    assert [e["start"] for e in entries if "start" in e] == [["1", "2"]] * 3  # the first try and two retries
+    assert not [e for e in entries if "done" in e]
+    assert (poller.stats.records, poller.stats.timeouts, poller.stats.retries) == (0, 3, 3)
+    assert sqs.sent[0]["KinesisBatchInfo"]["batchSize"] == 2
+
+
+def test_an_invocation_within_the_timeout_succeeds_and_the_environment_is_reused(tmp_path: Path) -> None:
+    function, _calls = sandbox(tmp_path, timeout_s=5.0)
+    poller, sqs = sandboxed_poller(tmp_path, function)
+    try:
+        deliver_orders(poller, [{"sleep": 0.3}, {}])
+        deliver_orders(poller, [{}])
+    finally:
+        function.close()
+    assert (poller.stats.records, poller.stats.function_errors, function.starts) == (3, 0, 1)
+    assert sqs.sent == []
+
+
+def test_a_handler_that_raises_or_dies_in_its_environment_is_a_function_error(tmp_path: Path) -> None:
+    function, _calls = sandbox(tmp_path, timeout_s=5.0)
+    try:
+        with pytest.raises(FunctionError, match="ValueError: asked to fail"):
+            function.invoke({"Records": [kinesis_event_record(record(1, b'{"raise": true}'), "s", STREAM_ARN, "r", "a")]})
+        with pytest.raises(FunctionError, match="died"):
+            function.invoke({"Records": [kinesis_event_record(record(2, b'{"exit": true}'), "s", STREAM_ARN, "r", "a")]})
+        assert function.invoke({"Records": [kinesis_event_record(record(3), "s", STREAM_ARN, "r", "a")]}) == {}
+    finally:
+        function.close()
+    assert function.starts == 2  # the raise kept the environment; the exit needed a new one
+
+
+def test_a_handler_that_does_not_import_is_reported_at_start(tmp_path: Path) -> None:
+    code = tmp_path / "broken"
+    code.mkdir()
+    (code / "lambda_handler.py").write_text("raise ImportError('no such module')\n")
+    function = Sandbox(str(code), {}, FunctionConfig("fn", "arn:fn", 128, 5.0))
+    with pytest.raises(FunctionError, match=r"Runtime\.ImportModuleError.*no such module"):
+        function.start()
+    assert function.process is None
+
+
+def test_the_sweep_runs_in_an_environment_of_its_own_with_the_timeout(tmp_path: Path) -> None:
+    function, calls = sandbox(tmp_path, timeout_s=0.5, SWEEP_SLEEP="3")
+    poller, _sqs = sandboxed_poller(tmp_path, function)
+    assert isinstance(poller.sweeper, Sandbox) and poller.sweeper is not function
+    try:
+        with pytest.raises(FunctionTimeout, match=r"Task timed out after 0\.50 seconds"):
+            poller.sweeper.invoke({"action": "sweep"})
+    finally:
+        poller.sweeper.close()
+        function.close()
+    assert not [e for e in log_entries(calls) if "sweep" in e]
+
+
+def test_a_benchmark_mark_starts_the_pollers_figures_afresh(tmp_path: Path) -> None:
+    from iot_dataplane.bench import component_stats, mark_stats
+
+    poller, _sqs, calls = make_poller(tmp_path, lambda event: {}, batch_size=500, starting_position="TRIM_HORIZON")
+    poller.kinesis = FakeKinesis(1200)
+    poller.beacon = Beacon(None, str(tmp_path / "poller.stats.json"))
+    poller.mark = StatsMark(poller.beacon.stats)
+    runner = threading.Thread(target=poller.run, kwargs={"max_seconds": 30}, daemon=True)
+    runner.start()
+    try:
+        wait_for(lambda: sum(len(c) for c in calls) == 1200, 10, "the stream's records")
+        wait_for(lambda: component_stats(tmp_path, ("poller",)).get("poller", {}).get("records") == 1200, 10, "the figures")
+        assert mark_stats(tmp_path, "run-1", wait=10, components=("poller",)) == []  # taken within the wait
+        figures = component_stats(tmp_path, ("poller",))["poller"]
+        assert (figures["mark"], figures["records"], figures["invocations"]) == ("run-1", 0, 0)
+        assert mark_stats(tmp_path, "run-2", wait=0.3, components=("bridge",)) == ["bridge"]  # no bridge running
+    finally:
+        poller.stop()
+        runner.join(10)
