@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import boto3
 import pytest
@@ -358,6 +359,87 @@ def test_a_query_reads_its_partition_only_with_moto_s_results(ddb, monkeypatch) 
     assert ours == [run(q) for q in queries]
     assert [sum(len(page) for page in p) for p in ours] == [5, 3, 3, 0]
     assert len(ddb.scan(TableName="t")["Items"]) == 15  # a Scan still reads every partition
+
+
+UPDATES = [
+    ("SET #c = if_not_exists(#c, :z) + :n, speed_sum = speed_sum + :s, seq.#sh = :q", {"#c": "count", "#sh": "shardId-1"}),
+    ("SET tags = list_append(if_not_exists(tags, :empty), :t) REMOVE gone", {}),
+    ("ADD #c :n, members :set SET nested.deep.#sh = :q", {"#c": "count", "#sh": "s2"}),
+    ("SET #c = #c - :n DELETE members :set", {"#c": "count"}),
+]
+VALUES = {":z": {"N": "0"}, ":n": {"N": "3"}, ":s": {"N": "1.5"}, ":q": {"S": "0001"}, ":empty": {"L": []},
+          ":t": {"L": [{"S": "a"}]}, ":set": {"SS": ["x", "y"]}}
+
+
+def run_updates(ddb) -> list[dict]:
+    ddb.put_item(TableName="t", Item={**KEY, "count": {"N": "1"}, "speed_sum": {"N": "0"}, "seq": {"M": {}}, "gone": {"S": "x"},
+                                      "nested": {"M": {"deep": {"M": {}}}}})
+    seen = []
+    for _round in range(2):  # the second round takes the parsed expressions from the cache
+        for expression, names in UPDATES:
+            used = {k: VALUES[k] for k in re.findall(r":\w+", expression)}
+            ddb.update_item(TableName="t", Key=KEY, UpdateExpression=expression, ExpressionAttributeValues=used,
+                            **({"ExpressionAttributeNames": names} if names else {}))
+            seen.append(ddb.get_item(TableName="t", Key=KEY)["Item"])
+    for bad in ("SET a = :n, a = :n", "SET = :n", "SET pk = :n"):  # moto's errors, every time, cached or not
+        for _round in range(2):
+            with pytest.raises(ClientError) as error:
+                ddb.update_item(TableName="t", Key=KEY, UpdateExpression=bad, ExpressionAttributeValues={":n": {"N": "1"}})
+            seen.append(error.value.response["Error"])
+    return seen
+
+
+def test_update_expressions_are_parsed_once_and_copied_node_by_node_with_moto_s_results(ddb, monkeypatch) -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    compat._parsed_update_expression.cache_clear()
+    ours = run_updates(ddb)
+    assert compat._parsed_update_expression.cache_info().hits >= len(UPDATES) * 3  # parsed once per text, not per use
+    tree = UpdateExpressionParser.make(UPDATES[0][0])
+    assert tree is UpdateExpressionParser.make(UPDATES[0][0])
+    copied = compat.copy_expression(tree)
+    assert copied is not tree and repr(vars(copied)) != "" and copied.parent is None
+
+    def shape(node):  # type, leaves and parent links of a tree, compared with what copy.deepcopy makes
+        children = node.children if isinstance(node.children, list) else []
+        return (node.type, [shape(c) if isinstance(c, compat.ExpressionNode) else c for c in children],
+                all(c.parent is node for c in children if isinstance(c, compat.ExpressionNode)))
+
+    assert shape(copied) == shape(compat._deepcopy(tree)) == shape(tree)
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(compat._parse_update_expression))  # moto alone
+    monkeypatch.setattr(validators, "deepcopy", compat._deepcopy)
+    ddb.delete_item(TableName="t", Key=KEY)
+    assert run_updates(ddb) == ours
+
+
+def test_connections_are_kept_alive_and_unread_bodies_do_not_break_the_next_request(cfn) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(cfn.meta.endpoint_url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    body = "Action=ListStacks&Version=2010-05-15"
+    signed = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=x"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": signed}
+    for _ in range(3):  # one connection, three requests
+        conn.request("POST", "/", body=body, headers=headers)
+        response = conn.getresponse()
+        assert response.status == 200 and b"ListStacksResponse" in response.read()
+        assert (response.getheader("Connection") or "").lower() != "close"
+    sock = conn.sock
+    conn.request("GET", "/moto-api/data.json", body="x" * 5000)  # a body the handler never reads (it answers 500)
+    response = conn.getresponse()
+    response.read()
+    conn.request("POST", "/", body=body, headers=headers)
+    response = conn.getresponse()
+    assert response.status == 200 and b"ListStacksResponse" in response.read()
+    assert conn.sock is sock  # still the first connection
+    conn.request("POST", "/", body=body, headers={**headers, "Connection": "close"})  # a client that asks to close
+    response = conn.getresponse()
+    assert response.status == 200 and (response.getheader("Connection") or "").lower() == "close"
+    response.read()
+    conn.close()
 
 
 def test_kinesis_records_are_stored_in_order_without_running_the_mapping(monkeypatch) -> None:

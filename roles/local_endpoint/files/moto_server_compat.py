@@ -27,7 +27,8 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    (so subscribers see it); Lambda and Kinesis targets are acknowledged without delivery, because moto cannot run
    Lambda code and its Kinesis event source mappings would try to (the local data plane does that instead).
 
-Five more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result:
+Five more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result
+(21 and 22 below are two more of this kind):
 
 10. DynamoDB UpdateItem checks overlapping paths and clause counts on every node of the expression, each over its
     subtree, so an update with n SET clauses costs O(n^2) (100 clauses: about 0.45 s); both checks now run once,
@@ -78,6 +79,18 @@ One more is missing API rather than different behaviour:
     ingestion started by a SPICE CreateDataSet/UpdateDataSet (fix 19) or CreateIngestion is COMPLETED at once, of no
     rows: the local endpoint runs no queries.
 
+Two more only make moto fast enough for the data plane's rates, like 10-14; they change no result:
+
+21. moto's server (werkzeug's development server) ends every connection after one response ("Connection: close"),
+    so every AWS call opens a new TCP connection and moto starts a new thread for it: at pipeline rates a few hundred
+    connections a second, each costing the client a connect and moto an accept, a thread and a shutdown. Connections
+    are now kept alive between requests (HTTP/1.1, as AWS does), unless the client asks to close or sends a chunked
+    body; whatever a handler leaves unread of a request body is read before the next request.
+22. DynamoDB UpdateItem parses its UpdateExpression twice per request (once to check the names and values used,
+    once to run it) and deep-copies the parsed tree with copy.deepcopy before validating it (about a third of an
+    update's time). A parsed expression is now kept per expression text (the processor sends the same few
+    expressions with new values), and the validator's private copy of the tree is made node by node.
+
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
 pointed at AWS or LocalStack, the collection does not use it.
@@ -91,6 +104,7 @@ import datetime
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -100,6 +114,7 @@ from urllib.parse import unquote
 
 import moto.backends
 import moto.cloudformation.parsing as cloudformation_parsing
+import moto.server
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -117,6 +132,9 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing import validators as dynamodb_validators
+from moto.dynamodb.parsing.ast_nodes import Node as ExpressionNode
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 from moto.events.models import Archive, EventTemplateParser, Rule
 from moto.glue.exceptions import EntityNotFoundException
@@ -126,6 +144,7 @@ from moto.iot.models import FakeCertificate, FakePolicy, IoTBackend, iot_backend
 from moto.iot.responses import IoTResponse
 from moto.kinesis.models import Shard
 from moto.moto_api._internal import mock_random
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.quicksight import urls as quicksight_urls
 from moto.quicksight.data_models import QuicksightAccountSettings, QuicksightDashboard, QuicksightDataSet
 from moto.quicksight.exceptions import InvalidParameterValueException
@@ -136,6 +155,7 @@ from moto.server import main
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
+from werkzeug.wsgi import LimitedStream
 
 LOG = logging.getLogger("moto_server_compat")
 
@@ -530,6 +550,114 @@ Table.all_items = table_all_items  # type: ignore[method-assign]
 LambdaBackend.send_kinesis_message = no_kinesis_delivery  # type: ignore[method-assign,assignment]
 Shard.get_max_sequence_number = shard_max_sequence_number  # type: ignore[method-assign]
 Shard.get_min_sequence_number = shard_min_sequence_number  # type: ignore[method-assign]
+
+
+# --- 21: connections kept alive -------------------------------------------------------------------------------------
+class _NothingLeft:
+    """What werkzeug's after-response drain sees on a kept-alive connection: a socket that answers at once (an fd that
+    is always readable, so its select does not wait 10 ms) and a stream with nothing in it (so it stops at once instead
+    of reading the client's next request, or blocking until the client closes)."""
+
+    _read_end, _write_end = os.pipe()
+    os.write(_write_end, b"x")  # never read: the read end stays readable
+
+    def fileno(self) -> int:
+        return self._read_end
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+
+_NOTHING_LEFT = _NothingLeft()
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's "Connection: close" on every response. werkzeug closes because, after
+    a response, it reads whatever is left on the socket (it cannot tell where an unread request body ends); this
+    handler reads exactly the rest of the request's body instead and leaves the next request on the connection."""
+
+    timeout = 300  # an idle kept-alive connection is closed after this long (clients reconnect)
+    _body: LimitedStream | None = None
+    _socket: Any = None
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()  # wsgi.input is the connection's stream
+        self._body = None
+        keep = self.headers.get("Connection", "").lower() != "close" and not environ.get("wsgi.input_terminated")
+        if keep and self.request_version == "HTTP/1.1":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if length >= 0:
+                self._body = LimitedStream(environ["wsgi.input"], length)
+                environ["wsgi.input"] = self._body
+                # until the response is out, werkzeug's drain sees nothing left (see _NothingLeft)
+                self._socket = (self.rfile, self.connection)
+                self.rfile, self.connection = _NOTHING_LEFT, _NOTHING_LEFT  # type: ignore[assignment]
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._body is not None and keyword.lower() == "connection" and value.lower() == "close":
+            return  # the response is framed (Content-Length or chunked): the connection can carry the next request
+        super().send_header(keyword, value)
+
+    def run_wsgi(self) -> None:
+        self._body = self._socket = None
+        try:
+            super().run_wsgi()
+        finally:
+            if self._socket is not None:
+                self.rfile, self.connection = self._socket
+                self._socket = None
+        if self._body is not None:
+            self._body.exhaust()  # what the handler did not read of the body, so the next request line is found
+            self._body = None
+
+
+# --- 22: an UpdateExpression parsed once per text, its tree copied node by node ---------------------------------------
+_parse_update_expression = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+_deepcopy = copy.deepcopy
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed_update_expression(cls: type, expression: str) -> Any:
+    return _parse_update_expression(cls, expression)
+
+
+def parse_update_expression(cls: type, expression: str) -> Any:
+    """The parsed tree of an UpdateExpression, shared by every request with the same text (a syntax error is raised
+    each time: lru_cache keeps no exceptions). moto reads the tree (the names and values it uses) and validates a copy
+    of it (Validator makes one), so the shared tree is never changed."""
+    return _parsed_update_expression(cls, expression)
+
+
+def _copy_tree(node: Any, parent: Any, memo: dict[int, Any]) -> Any:
+    clone = object.__new__(type(node))
+    clone.__dict__.update(node.__dict__)
+    clone.parent = parent if node.parent is not None else None
+    children = node.children
+    if isinstance(children, list):
+        clone.children = [
+            _copy_tree(child, clone, memo) if isinstance(child, ExpressionNode)
+            else child if isinstance(child, (str, int, float, bool, type(None)))
+            else _deepcopy(child, memo)
+            for child in children
+        ]
+    return clone
+
+
+def copy_expression(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """copy.deepcopy for moto's validators: an expression tree whose nodes hold only type, children and parent is
+    copied node by node (the same tree deepcopy makes, several times faster); anything else goes to deepcopy."""
+    if isinstance(value, ExpressionNode) and value.parent is None and set(vars(value)) == {"type", "children", "parent"}:
+        return _copy_tree(value, None, memo if memo is not None else {})
+    return _deepcopy(value, memo)
+
+
+UpdateExpressionParser.make = classmethod(parse_update_expression)  # type: ignore[method-assign,assignment]
+dynamodb_validators.deepcopy = copy_expression  # type: ignore[attr-defined]
+moto.server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[misc]
 
 
 # --- 15: IoT ListCACertificates ----------------------------------------------------------------------------------------
