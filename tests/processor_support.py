@@ -24,8 +24,9 @@ from stream_processor.alerts import Alert, ZoneState  # noqa: E402
 from stream_processor.aws import DynamoStore  # noqa: E402
 from stream_processor.config import Settings  # noqa: E402
 from stream_processor.live_model import LIVE_PK, SK_WIDTH, SWEEP_SK, ZONE_PREFIX, window_sk  # noqa: E402
+from stream_processor.live_state import SensorPage, SensorReading, decode_entry, merge, page_from_item, page_item_attributes  # noqa: E402
 from stream_processor.observability import NAMESPACE, Telemetry  # noqa: E402
-from stream_processor.ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult  # noqa: E402
+from stream_processor.ports import EdgeError, Publisher, Quarantine, Store, WindowResult  # noqa: E402
 from stream_processor.processor import Processor  # noqa: E402
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/smartcity-iot-local-telemetry"
@@ -76,8 +77,8 @@ def write_units(before: int, after: int) -> int:
 class MemoryStore(Store):
     def __init__(self, faults: Faults | None = None) -> None:
         self.windows: dict[tuple[str, int, str], dict[str, Any]] = {}
-        self.sensors: dict[str, dict[str, Any]] = {}
-        self.registry: dict[str, dict[str, dict[str, int]]] = {}
+        self.pages: dict[tuple[str, str], dict[str, Any]] = {}  # (zone, sk) -> sensor page as a DynamoDB-JSON item
+        self.silence: dict[str, dict[str, int]] = {}  # zone -> sensor -> window reported
         self.zone_states: dict[str, ZoneState] = {}
         self.zones: set[str] = set()
         self.live: dict[str, dict[str, Any]] = {}  # the live view's digests by sort key, as DynamoDB-JSON items
@@ -172,39 +173,39 @@ class MemoryStore(Store):
         """What the live view's Query returns: the digests from first_window on, and the sweep digest."""
         return self._live_from(f"{first_window:0{SK_WIDTH}d}")
 
-    def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
-        self.faults.check("put_sensor_states", states)
-        for start in range(0, len(states), 25):
-            self.requests += 1
-            for state in states[start : start + 25]:
-                old = self.sensors.get(state.sensor_id)
-                self.sensors[state.sensor_id] = dict(state._asdict(), expires_at=expires_at)
-                self.writes += 1
-                self.bill(self._state_size(old) if old else 0, self._state_size(self.sensors[state.sensor_id]))
-        return []
+    def load_sensor_pages(self, zone: str) -> list[SensorPage]:
+        self.faults.check("load_sensor_pages", zone)
+        return [page_from_item(item) for (z, _sk), item in sorted(self.pages.items()) if z == zone]
 
-    @staticmethod
-    def _state_size(state: dict[str, Any]) -> int:
-        values = {k: v for k, v in state.items() if v is not None and k != "sensor_id"}
-        return plain_size(dict(values, pk="SENSOR#" + state["sensor_id"], sk="STATE"))
+    def put_sensor_page(self, zone: str, page: SensorPage, expected_version: int, expires_at: int) -> bool:
+        self.faults.check("put_sensor_page", (zone, page.sk))
+        self.requests += 1
+        held = self.pages.get((zone, page.sk))
+        if (int(held["v"]["N"]) if held else 0) != expected_version:
+            return False
+        item = page_item_attributes(zone, page, expires_at)
+        self.pages[(zone, page.sk)] = item
+        self.writes += 1
+        self.bill(item_size(held) if held else 0, item_size(item))
+        return True
 
-    def _registry_size(self, zone: str) -> int:
-        registry = self.registry.get(zone, {"seen": {}, "silent": {}})
-        attributes: dict[str, Any] = {"pk": "ZONE#" + zone, "sk": "SENSORS", "expires_at": 1_800_000_000}
-        attributes.update({"L#" + s: w for s, w in registry["seen"].items()})
-        attributes.update({"S#" + s: w for s, w in registry["silent"].items()})
-        return plain_size(attributes)
+    def delete_sensor_page(self, zone: str, page: SensorPage, expected_version: int) -> bool:
+        self.faults.check("delete_sensor_page", (zone, page.sk))
+        self.requests += 1
+        held = self.pages.get((zone, page.sk))
+        if held is None or int(held["v"]["N"]) != expected_version:
+            return False
+        del self.pages[(zone, page.sk)]
+        self.writes += 1
+        self.bill(item_size(held), 0)
+        return True
 
-    def record_seen(self, zone: str, seen: dict[str, int], expires_at: int) -> None:
-        self.faults.check("record_seen", zone)
-        registry = self.registry.setdefault(zone, {"seen": {}, "silent": {}})
-        items = sorted(seen.items())
-        for start in range(0, len(items), 100):  # as many updates as the DynamoDB edge makes
-            before = self._registry_size(zone)
-            registry["seen"].update(items[start : start + 100])
-            self.bill(before, self._registry_size(zone))
-            self.writes += 1
-            self.requests += 1
+    def sensor_states(self) -> dict[str, SensorReading]:
+        """Each sensor's newest state over every zone's pages (what the tests assert on)."""
+        entries: dict[str, str] = {}
+        for item in self.pages.values():
+            merge(entries, page_from_item(item).entries)
+        return {s: decode_entry(e) for s, e in entries.items()}
 
     def add_zones(self, zones: Iterable[str]) -> None:
         self.faults.check("add_zones", zones)
@@ -253,23 +254,22 @@ class MemoryStore(Store):
                 totals[window_start] = (count + item["count"], congestion + item["congestion_sum"])
         return totals
 
-    def get_registry(self, zone: str) -> tuple[dict[str, int], dict[str, int]]:
-        registry = self.registry.get(zone, {"seen": {}, "silent": {}})
-        return dict(registry["seen"]), dict(registry["silent"])
+    def get_silence(self, zone: str) -> dict[str, int]:
+        return dict(self.silence.get(zone, {}))
 
-    def mark_silent(self, zone: str, reported: dict[str, int]) -> None:
+    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
         self.faults.check("mark_silent", zone)
-        before = self._registry_size(zone)
-        self.registry.setdefault(zone, {"seen": {}, "silent": {}})["silent"].update(reported)
-        self.bill(before, self._registry_size(zone))
-        self.writes += 1
+        self.silence.setdefault(zone, {}).update(reported)
+        self.requests += -(-len(reported) // 25)
+        for _sensor in reported:
+            self.writes += 1
+            self.bill(0, 60)
 
-    def forget_sensors(self, zone: str, sensor_ids: list[str]) -> None:
-        registry = self.registry.setdefault(zone, {"seen": {}, "silent": {}})
+    def forget_silence(self, zone: str, sensor_ids: list[str]) -> None:
         for sensor_id in sensor_ids:
-            registry["seen"].pop(sensor_id, None)
-            registry["silent"].pop(sensor_id, None)
-        self.writes += 1
+            if self.silence.get(zone, {}).pop(sensor_id, None) is not None:
+                self.writes += 1
+                self.bill(60, 0)
 
     # what the tests assert on
     def total_count(self) -> int:

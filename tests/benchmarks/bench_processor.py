@@ -78,8 +78,8 @@ def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s
     are not in step), so that what a second of simulated time writes is what one second would write on AWS."""
     seq = [0] * shards
     pending: list[list[dict[str, Any]]] = [[] for _shard in range(shards)]
-    for second in range(seconds):
-        for zone in fleet.zones:
+    for second in range(seconds + window_s):  # the last seconds only drain what the shards still hold
+        for zone in fleet.zones if second < seconds else ():
             shard = shard_of(zone, shards)
             readings = fleet.readings(zone, second)
             payloads = [{"readings": readings}] if shape == "gateway" else readings
@@ -99,7 +99,7 @@ def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s
                     }
                 )
         for shard in range(shards):
-            if (second + 1 + shard * window_s // shards) % window_s == 0 or second == seconds - 1:
+            if (second + 1 + shard * window_s // shards) % window_s == 0:
                 records = pending[shard]
                 for start in range(0, len(records), batch_records):
                     yield START + second + 1, records[start : start + batch_records]

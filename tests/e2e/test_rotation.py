@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -58,6 +59,7 @@ class Rotation:
         self.old = dep.home / "old-certificates"
         self.reports = dep.home / "rotation-reports"
         self.measured_per_minute = MEASURED_DEVICES_PER_MINUTE
+        self.started = (0, 0)  # the gate log's size and the readings stored when the simulator last started
 
     def note_rate(self, report: dict) -> None:
         """Keep the rotation rate a finished run measured: later runs' wait timeouts are derived from it."""
@@ -87,6 +89,7 @@ class Rotation:
                 "--rotation-poll-seconds", "1", *[a for b in behaviours for a in ("--rotation-behaviour", b)], *FLEET, "--rate", "1",
                 "--duration", str(duration), "--report", str(report)]
         log = (self.dep.home / f"{report.stem}.log").open("wb")
+        self.started = (self.gate_log.stat().st_size if self.gate_log.exists() else 0, self.stored_readings())
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.dep.environment(), start_new_session=True)
 
     def rotate_args(self, *extra: str, wait_timeout: int | None = None) -> list[str]:
@@ -127,15 +130,26 @@ class Rotation:
             stored = self.stored_readings()
         return stored
 
-    def devices_with_state(self) -> int:
-        """How many of the fleet's devices have a live state item: each has connected and published."""
-        ddb = self.dep.client("dynamodb", REGION)
-        pages = ddb.get_paginator("scan").paginate(TableName=self.table_name(), ProjectionExpression="pk")
-        return sum(item["pk"]["S"].startswith("SENSOR#rot-") for page in pages for item in page["Items"])
+    @property
+    def gate_log(self) -> Path:
+        return self.dep.data_plane_dir / REGION / "gate.log"
+
+    def devices_connected(self, since: int) -> set[str]:
+        """The fleet's devices the gate let in after byte ``since`` of its log (it logs each connection with the
+        certificate's CN)."""
+        if not self.gate_log.exists():
+            return set()
+        with self.gate_log.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return set(re.findall(r"connected as (rot-[A-Za-z0-9_.:-]+)", text))
 
     def wait_publishing(self, devices: int = 100) -> None:
-        """Every device of the fleet connected and published (its state item is there), instead of a fixed sleep."""
-        wait_for(lambda: self.devices_with_state() >= devices, 60, f"all {devices} devices to connect and publish", interval=0.5)
+        """Every device of the fleet connected and the fleet's readings arriving in the zone windows, instead of a
+        fixed sleep. (A device's own state shows at its sensor page's turn, up to a window later: too late here.)"""
+        log_at, stored = self.started
+        wait_for(lambda: len(self.devices_connected(log_at)) >= devices and self.stored_readings() >= stored + devices, 60,
+                 f"all {devices} devices to connect and publish", interval=0.5)
 
     def latest_report(self) -> dict:
         reports = sorted(self.reports.glob("*.json"), key=lambda p: p.stat().st_mtime)

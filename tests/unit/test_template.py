@@ -151,7 +151,10 @@ def test_processor_gets_exactly_the_access_of_its_interface() -> None:
     assert _actions("ProcessorRole") == {
         "ReadTelemetry": {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
                           "kinesis:GetShardIterator", "kinesis:ListShards"},
-        "WriteState": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"},
+        "WriteState": {
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+            "dynamodb:Query",
+        },
         "PublishAlerts": {"events:PutEvents"},
         "QuarantineAndDeadLetters": {"sqs:SendMessage"},
         "UseDataKey": {"kms:Decrypt", "kms:GenerateDataKey"},

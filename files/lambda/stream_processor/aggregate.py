@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .readings import CONGESTION, COUNT, SEQ, SPEED, VEHICLES, SensorLatest
+from .readings import CONGESTION, COUNT, SEQ, SPEED, VEHICLES
 
 SEQ_WIDTH = 130  # Kinesis sequence numbers have up to 129 digits; padding makes string order numeric order
 
@@ -49,20 +49,3 @@ def contribution(entries: list[list], above: int | None = None) -> Contribution 
     if count == 0:
         return None
     return Contribution(count, vehicles, speed, congestion, low, high)
-
-
-def sensors_due(
-    latest: dict[str, SensorLatest], written: dict[str, int], window_seconds: int
-) -> list[str]:
-    """Sensors whose newest reading is in a later window than the last state written for them.
-
-    Writing sensor state once per window keeps it at most one window behind, at 1/window of the cost of a write
-    per reading.
-    """
-    window_ms = window_seconds * 1000
-    due = []
-    for sensor_id, reading in latest.items():
-        window_start = reading[0] // window_ms * window_seconds
-        if written.get(sensor_id, -1) < window_start:
-            due.append(sensor_id)
-    return due

@@ -18,7 +18,8 @@ from botocore.config import Config
 from .aggregate import Contribution, seq_key
 from .alerts import SOURCE, Alert, ZoneState
 from .live_model import LIVE_PK, SWEEP_SK, ZONE_PREFIX, window_sk
-from .ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult
+from .live_state import PAGE_PREFIX, SILENT_PREFIX, SensorPage, page_from_item, page_item_attributes
+from .ports import EdgeError, Publisher, Quarantine, Store, WindowResult
 
 T = TypeVar("T")
 
@@ -164,54 +165,53 @@ class DynamoStore(Store):
         )
         return response.get("Item", {})
 
-    def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
-        failed: list[str] = []
-        for start in range(0, len(states), 25):
-            chunk = states[start : start + 25]
-            requests = [{"PutRequest": {"Item": _sensor_item(s, expires_at)}} for s in chunk]
-            for attempt in range(self.retry.attempts):
-                try:
-                    response = self.retry.call(
-                        "DynamoDB BatchWriteItem (sensor state)",
-                        self.client.batch_write_item,
-                        RequestItems={self.table: requests},
-                    )
-                except EdgeError:
-                    break
-                unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
-                self.writes += len(requests) - len(unprocessed)
-                requests = unprocessed
-                if not requests:
-                    break
-                self.retry.sleep(self.retry.delay(attempt))
-            failed.extend(r["PutRequest"]["Item"]["pk"]["S"][len("SENSOR#") :] for r in requests)
-        return failed
+    # -- live sensor state (live_state) --------------------------------------------------------------------------
+    def load_sensor_pages(self, zone: str) -> list[SensorPage]:
+        return [page_from_item(item) for item in self._query_prefix(zone, PAGE_PREFIX, "DynamoDB Query (sensor pages)")]
 
-    def record_seen(self, zone: str, seen: dict[str, int], expires_at: int) -> None:
-        items = sorted(seen.items())
-        for start in range(0, len(items), 100):  # keeps each expression well under DynamoDB's 4 KB
-            chunk = items[start : start + 100]
-            names: dict[str, str] = {}
-            values: dict[str, dict[str, str]] = {":e": _n(expires_at)}
-            sets = ["expires_at = :e"]
-            by_window: dict[int, str] = {}
-            for i, (sensor_id, window_start) in enumerate(chunk):
-                names[f"#s{i}"] = "L#" + sensor_id
-                placeholder = by_window.get(window_start)
-                if placeholder is None:
-                    placeholder = by_window[window_start] = f":w{len(by_window)}"
-                    values[placeholder] = _n(window_start)
-                sets.append(f"#s{i} = {placeholder}")
-            self.retry.call(
-                "DynamoDB UpdateItem (sensor registry)",
-                self.client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": "ZONE#" + zone}, "sk": {"S": "SENSORS"}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-            self.writes += 1
+    def _query_prefix(self, zone: str, prefix: str, what: str) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": {"S": "ZONE#" + zone}, ":p": {"S": prefix}},
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.retry.call(what, self.client.query, **request)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def put_sensor_page(self, zone: str, page: SensorPage, expected_version: int, expires_at: int) -> bool:
+        request: dict[str, Any] = {"TableName": self.table, "Item": page_item_attributes(zone, page, expires_at)}
+        if expected_version:
+            request.update(ConditionExpression="v = :v", ExpressionAttributeValues={":v": _n(expected_version)})
+        else:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        if not self._write_if("DynamoDB PutItem (sensor page)", self.client.put_item, request):
+            return False
+        self.writes += 1
+        return True
+
+    def delete_sensor_page(self, zone: str, page: SensorPage, expected_version: int) -> bool:
+        return self._write_if("DynamoDB DeleteItem (sensor page)", self.client.delete_item, {
+            "TableName": self.table,
+            "Key": {"pk": {"S": "ZONE#" + zone}, "sk": {"S": page.sk}},
+            "ConditionExpression": "v = :v",
+            "ExpressionAttributeValues": {":v": _n(expected_version)},
+        })
+
+    def _write_if(self, what: str, call: Callable[..., Any], request: dict[str, Any]) -> bool:
+        """A conditional write; False when its condition does not hold."""
+        try:
+            self.retry.call(what, call, **request)
+        except EdgeError as exc:
+            if error_code(exc.__cause__) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def add_zones(self, zones: Iterable[str]) -> None:
         zone_list = sorted(set(zones))
@@ -369,48 +369,39 @@ class DynamoStore(Store):
                 return totals
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_registry(self, zone: str) -> tuple[dict[str, int], dict[str, int]]:
-        item = self._get({"pk": {"S": "ZONE#" + zone}, "sk": {"S": "SENSORS"}})
-        seen: dict[str, int] = {}
-        silent: dict[str, int] = {}
-        for name, value in item.items():
-            if name.startswith("L#"):
-                seen[name[2:]] = int(value["N"])
-            elif name.startswith("S#"):
-                silent[name[2:]] = int(value["N"])
-        return seen, silent
+    def get_silence(self, zone: str) -> dict[str, int]:
+        items = self._query_prefix(zone, SILENT_PREFIX, "DynamoDB Query (silence reported)")
+        return {item["sk"]["S"][len(SILENT_PREFIX) :]: _num(item, "window_start") for item in items}
 
-    def mark_silent(self, zone: str, reported: dict[str, int]) -> None:
-        self._registry_update(zone, "SET", sorted(reported.items()))
+    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
+        self._batch_write("silence reported", [
+            {"PutRequest": {"Item": {
+                "pk": {"S": "ZONE#" + zone}, "sk": {"S": SILENT_PREFIX + sensor_id}, "window_start": _n(window_start),
+                "expires_at": _n(expires_at),
+            }}}
+            for sensor_id, window_start in sorted(reported.items())
+        ])
 
-    def forget_sensors(self, zone: str, sensor_ids: list[str]) -> None:
-        self._registry_update(zone, "REMOVE", [(s, None) for s in sorted(sensor_ids)])
+    def forget_silence(self, zone: str, sensor_ids: list[str]) -> None:
+        self._batch_write("silence reported", [
+            {"DeleteRequest": {"Key": {"pk": {"S": "ZONE#" + zone}, "sk": {"S": SILENT_PREFIX + s}}}} for s in sorted(sensor_ids)
+        ])
 
-    def _registry_update(self, zone: str, action: str, pairs: list[tuple[str, int | None]]) -> None:
-        for start in range(0, len(pairs), 100):
-            chunk = pairs[start : start + 100]
-            names: dict[str, str] = {}
-            values: dict[str, Any] = {}
-            parts = []
-            for i, (sensor_id, window_start) in enumerate(chunk):
-                if action == "SET":
-                    names[f"#s{i}"] = "S#" + sensor_id
-                    values[f":v{i}"] = _n(window_start)
-                    parts.append(f"#s{i} = :v{i}")
-                else:
-                    names[f"#l{i}"] = "L#" + sensor_id
-                    names[f"#s{i}"] = "S#" + sensor_id
-                    parts.extend([f"#l{i}", f"#s{i}"])
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "Key": {"pk": {"S": "ZONE#" + zone}, "sk": {"S": "SENSORS"}},
-                "UpdateExpression": f"{action} " + ", ".join(parts),
-                "ExpressionAttributeNames": names,
-            }
-            if values:
-                request["ExpressionAttributeValues"] = values
-            self.retry.call("DynamoDB UpdateItem (sensor registry)", self.client.update_item, **request)
-            self.writes += 1
+    def _batch_write(self, what: str, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending = requests[start : start + 25]
+            for attempt in range(self.retry.attempts):
+                response = self.retry.call(
+                    f"DynamoDB BatchWriteItem ({what})", self.client.batch_write_item, RequestItems={self.table: pending}
+                )
+                unprocessed = response.get("UnprocessedItems", {}).get(self.table, [])
+                self.writes += len(pending) - len(unprocessed)
+                pending = unprocessed
+                if not pending:
+                    break
+                self.retry.sleep(self.retry.delay(attempt))
+            if pending:
+                raise EdgeError(f"DynamoDB BatchWriteItem ({what}): {len(pending)} item(s) not written after retries")
 
 
 def _window_result(applied: bool, item: dict[str, Any]) -> WindowResult:
@@ -423,23 +414,6 @@ def _window_result(applied: bool, item: dict[str, Any]) -> WindowResult:
 def _last_seq(item: dict[str, Any]) -> int:
     value = item.get("last_seq", {}).get("S")
     return int(value) if value else -1
-
-
-def _sensor_item(state: SensorState, expires_at: int) -> dict[str, Any]:
-    item = {
-        "pk": {"S": "SENSOR#" + state.sensor_id},
-        "sk": {"S": "STATE"},
-        "zone": {"S": state.zone},
-        "ts": _n(state.ts),
-        "vehicle_count": _n(state.vehicle_count),
-        "avg_speed_kmh": _n(float(state.avg_speed_kmh)),
-        "congestion_index": _n(float(state.congestion_index)),
-        "window_start": _n(state.window_start),
-        "expires_at": _n(expires_at),
-    }
-    if state.occupancy is not None:
-        item["occupancy"] = _n(float(state.occupancy))
-    return item
 
 
 class EventBridgePublisher(Publisher):

@@ -4,7 +4,7 @@ implementations of the same methods."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .aggregate import Contribution
 from .alerts import Alert, ZoneState
@@ -23,17 +23,6 @@ class WindowResult(NamedTuple):
     speed_sum: float = 0.0
 
 
-class SensorState(NamedTuple):
-    sensor_id: str
-    zone: str
-    ts: int
-    vehicle_count: int
-    avg_speed_kmh: float
-    occupancy: float | None
-    congestion_index: float
-    window_start: int
-
-
 class Store:  # pragma: no cover - interface
     def add_window(
         self, zone: str, window_start: int, shard: str, contribution: Contribution, expires_at: int, now_s: int
@@ -41,12 +30,17 @@ class Store:  # pragma: no cover - interface
         """Add the contribution unless the item already holds a record at or above its first sequence number."""
         raise NotImplementedError
 
-    def put_sensor_states(self, states: list[SensorState], expires_at: int) -> list[str]:
-        """Write the states; return the sensor ids that could not be written."""
+    def load_sensor_pages(self, zone: str) -> list[Any]:
+        """The zone's sensor pages (``live_state.SensorPage``), read consistently."""
         raise NotImplementedError
 
-    def record_seen(self, zone: str, seen: dict[str, int], expires_at: int) -> None:
-        """Remember, in the zone's sensor registry, the newest window each sensor was seen in."""
+    def put_sensor_page(self, zone: str, page: Any, expected_version: int, expires_at: int) -> bool:
+        """Write the whole page if the stored page still has ``expected_version`` (0: no page stored); False when it
+        has not."""
+        raise NotImplementedError
+
+    def delete_sensor_page(self, zone: str, page: Any, expected_version: int) -> bool:
+        """Delete the page if it still has ``expected_version``; False when it has not."""
         raise NotImplementedError
 
     def add_zones(self, zones: Iterable[str]) -> None:
@@ -78,14 +72,15 @@ class Store:  # pragma: no cover - interface
         """Readings and congestion sum per window start, summed over the window's items."""
         raise NotImplementedError
 
-    def get_registry(self, zone: str) -> tuple[dict[str, int], dict[str, int]]:
-        """(last window seen per sensor, last window reported silent per sensor)."""
+    def get_silence(self, zone: str) -> dict[str, int]:
+        """The silences reported per sensor: the last window the sensor was seen in when it was reported."""
         raise NotImplementedError
 
-    def mark_silent(self, zone: str, reported: dict[str, int]) -> None:
+    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
+        """Remember the silences reported (sensor -> last window seen)."""
         raise NotImplementedError
 
-    def forget_sensors(self, zone: str, sensor_ids: list[str]) -> None:
+    def forget_silence(self, zone: str, sensor_ids: list[str]) -> None:
         raise NotImplementedError
 
 

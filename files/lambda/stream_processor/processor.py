@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .aggregate import Contribution, contribution, sensors_due
+from .aggregate import Contribution, contribution
 from .alerts import (
     CLEAR,
     CONGESTED,
@@ -19,16 +19,18 @@ from .alerts import (
 )
 from .config import Settings
 from .live_model import WindowFigures, encode_sweep, encode_window
+from .live_state import SensorStateWriter, entry_ts, forget, newest_entries
 from .observability import Telemetry
-from .ports import EdgeError, Publisher, Quarantine, SensorState, Store, WindowResult
+from .ports import EdgeError, Publisher, Quarantine, Store, WindowResult
 from .readings import Caches, ParsedBatch, Reject, parse_batch
 
 MAX_REDELIVERY_ROUNDS = 3
 
 
 class Processor:
-    """Long-lived per Lambda container: its caches (checked identifiers, zone states, last sensor-state window)
-    save reads and writes; they are hints, the table's conditional writes are the truth."""
+    """Long-lived per Lambda container: its caches (checked identifiers, zone states, sensor pages) save reads and
+    writes, and its sensor-state writer keeps the newest readings until their page's turn; the table's conditional
+    writes are the truth."""
 
     def __init__(
         self,
@@ -48,7 +50,7 @@ class Processor:
         self.caches = Caches()
         self.zone_states: dict[str, ZoneState] = {}
         self.known_zones: set[str] = set()
-        self.sensor_window: dict[str, int] = {}
+        self.sensor_state = SensorStateWriter(store, settings.window_seconds)
 
     # -- Kinesis ------------------------------------------------------------------------------------------------
     def handle_kinesis(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
@@ -233,36 +235,19 @@ class Processor:
                 failed.append(min(first for _result, first in zones.values()))
 
     def _sensor_states(self, batch: ParsedBatch, expires_at: int, failed: list[int]) -> None:
-        window_seconds = self.settings.window_seconds
-        due = sensors_due(batch.latest, self.sensor_window, window_seconds)
-        if not due:
-            return
-        window_ms = window_seconds * 1000
-        states = []
-        by_zone: dict[str, dict[str, int]] = {}
-        for sensor_id in due:
-            ts, _record, zone, vc, speed, occ, ci = batch.latest[sensor_id]
-            window_start = ts // window_ms * window_seconds
-            states.append(SensorState(sensor_id, zone, ts, vc, speed, occ, ci, window_start))
-            by_zone.setdefault(zone, {})[sensor_id] = window_start
-        try:
-            not_written = set(self.store.put_sensor_states(states, expires_at))
-        except EdgeError as exc:
-            self.telemetry.error("sensor state write failed", error=str(exc))
-            not_written = set(due)
-        for zone, seen in by_zone.items():
-            try:
-                self.store.record_seen(zone, seen, expires_at)
-            except EdgeError as exc:
-                self.telemetry.error("sensor registry write failed", zone=zone, error=str(exc))
-                not_written.update(seen)
-        for state in states:
-            if state.sensor_id in not_written:
-                failed.append(batch.latest[state.sensor_id][1])
-            else:
-                self.sensor_window[state.sensor_id] = state.window_start
-        if len(self.sensor_window) > 500_000:  # bound the cache; a miss only costs one extra write
-            self.sensor_window.clear()
+        """Hand the batch's newest reading per sensor to the sensor-state writer and write the pages whose turn has
+        come (``live_state``). A page that cannot be written fails the records of this batch that it holds, so that
+        Lambda delivers them again; its readings stay pending for the next invocation either way."""
+        writer = self.sensor_state
+        now_ms = int(self.clock() * 1000)
+        writer.add_batch(batch.latest, now_ms)
+        not_written = writer.flush(now_ms, expires_at)
+        for error in writer.errors:
+            self.telemetry.error("sensor state write failed", error=error)
+        for sensor_id in not_written:
+            latest = batch.latest.get(sensor_id)
+            if latest is not None:
+                failed.append(latest[1])
 
     def _live_sweep(self, window_start: int, zones: dict[str, str], expires_at: int, errors: list[str]) -> None:
         """The live view's sweep digest: each zone's data-drop state and silent sensors, in one item."""
@@ -271,6 +256,26 @@ class Processor:
         except EdgeError as exc:
             errors.append(f"live view: {exc}")
             self.telemetry.error("live view sweep digest write failed", error=str(exc))
+
+    def _sweep_sensors(self, zone: str, current: int, now_s: int, alerts_by_type: dict[str, int]) -> int:
+        """Report the zone's sensors silent for two windows (once per silence), forget those silent for the state's
+        TTL; the number of sensors silent now."""
+        cfg = self.settings
+        w = cfg.window_seconds
+        pages = self.store.load_sensor_pages(zone)
+        seen = {s: entry_ts(e) // cfg.window_ms * w for s, e in newest_entries(pages).items()}
+        reported = self.store.get_silence(zone)
+        silent = silent_sensors(seen, reported, current, w)
+        if silent:
+            self.publisher.publish([silence_alert(zone, s, seen[s], current, w) for s in silent])
+            self.store.mark_silent(zone, {s: seen[s] for s in silent}, now_s + cfg.ttl_seconds)
+            alerts_by_type["SensorSilent"] = alerts_by_type.get("SensorSilent", 0) + len(silent)
+        forget_before = now_s - cfg.ttl_seconds
+        gone = {s for s, last in seen.items() if last < forget_before}
+        if gone:
+            forget(self.store, zone, pages, gone, forget_before * 1000, now_s * 1000, now_s + cfg.ttl_seconds)
+            self.store.forget_silence(zone, sorted(gone & set(reported)))
+        return sum(1 for last in seen.values() if last < current - 2 * w)
 
     # -- scheduled sweep ----------------------------------------------------------------------------------------
     def sweep(self) -> dict[str, Any]:
@@ -281,7 +286,6 @@ class Processor:
         current = (now_s - cfg.sweep_grace_seconds) // w * w
         last_complete = current - w
         first = last_complete - cfg.drop_baseline_windows * w
-        forget_before = now_s - cfg.ttl_seconds
         alerts_by_type: dict[str, int] = {}
         zones = self.store.list_zones()
         zones_in_alert = zones_dropped = sensors_silent = 0
@@ -306,18 +310,9 @@ class Processor:
                 zones_in_alert += state.state == CONGESTED
                 zones_dropped += state.drop_state == DROPPED
 
-                seen, reported = self.store.get_registry(zone)
-                silent = silent_sensors(seen, reported, current, w)
-                if silent:
-                    self.publisher.publish([silence_alert(zone, s, seen[s], current, w) for s in silent])
-                    self.store.mark_silent(zone, {s: seen[s] for s in silent})
-                    alerts_by_type["SensorSilent"] = alerts_by_type.get("SensorSilent", 0) + len(silent)
-                silent_now = sum(1 for s, last in seen.items() if last < current - 2 * w)
+                silent_now = self._sweep_sensors(zone, current, now_s, alerts_by_type)
                 sensors_silent += silent_now
                 live[zone] = encode_sweep(state.drop_state, silent_now)
-                gone = [s for s, last in seen.items() if last < forget_before]
-                if gone:
-                    self.store.forget_sensors(zone, gone)
             except EdgeError as exc:
                 errors.append(f"{zone}: {exc}")
                 self.telemetry.error("sweep of zone failed", zone=zone, error=str(exc))

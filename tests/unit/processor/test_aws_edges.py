@@ -13,7 +13,8 @@ from stream_processor.aggregate import Contribution, seq_key
 from stream_processor.alerts import Alert, ZoneState
 from stream_processor.aws import DynamoStore, EventBridgePublisher, Retry, SqsQuarantine, is_transient
 from stream_processor.config import ConfigError, from_env
-from stream_processor.ports import EdgeError, SensorState
+from stream_processor.live_state import SensorPage, encode_entry
+from stream_processor.ports import EdgeError
 
 
 def client(service: str) -> Any:
@@ -95,31 +96,48 @@ def test_throttling_that_outlasts_the_retries_is_an_edge_error() -> None:
     assert len(slept) == 3
 
 
-def test_unprocessed_sensor_states_are_retried_and_the_rest_reported() -> None:
+def test_sensor_page_follows_the_contract_and_is_written_on_its_version_only() -> None:
     ddb = client("dynamodb")
     store = DynamoStore(ddb, "state", no_sleep()[0])
-    states = [SensorState(f"s{i}", "north", 1000 + i, 5, 40.0, None, 0.3, 0) for i in range(3)]
-    unprocessed = {"state": [{"PutRequest": {"Item": {"pk": {"S": "SENSOR#s2"}, "sk": {"S": "STATE"}}}}]}
+    page = SensorPage(1, 1, 4, {"s1": encode_entry(1767225601234, 12, 42.5, 0.25, 0.4), "s3": encode_entry(1767225600001, 0, 0.0, None, 0.0)}, 1767225605000)
+    item = {
+        "pk": {"S": "ZONE#north"}, "sk": {"S": "STATE#01#00001"}, "zone": {"S": "north"}, "level": {"N": "1"},
+        "v": {"N": "4"}, "flushed_ms": {"N": "1767225605000"}, "expires_at": {"N": "99"},
+        "S#s1": {"S": "1767225601234|12|42.5|0.25|0.4"}, "S#s3": {"S": "1767225600001|0|0||0"},
+    }
     with Stubber(ddb) as stub:
-        stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
-        for _unused in range(3):
-            stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
-        failed = store.put_sensor_states(states, 99)
-    assert failed == ["s2"]
+        stub.add_response("put_item", {}, {
+            "TableName": "state", "Item": item, "ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": {"N": "3"}},
+        })
+        assert store.put_sensor_page("north", page, 3, 99) is True
+        stub.add_client_error("put_item", "ConditionalCheckFailedException", http_status_code=400)
+        assert store.put_sensor_page("north", page, 3, 99) is False
+        first = SensorPage(0, 0, 1, {"s1": "1|1|1|1|1"}, 5)
+        stub.add_response("put_item", {}, {
+            "TableName": "state", "Item": ANY, "ConditionExpression": "attribute_not_exists(pk)",
+        })
+        assert store.put_sensor_page("north", first, 0, 99) is True
+        stub.add_response("query", {"Items": [item]}, {
+            "TableName": "state", "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": {"S": "ZONE#north"}, ":p": {"S": "STATE#"}}, "ConsistentRead": True,
+        })
+        assert store.load_sensor_pages("north") == [page]
     assert store.writes == 2
 
 
-def test_sensor_state_items_follow_the_contract() -> None:
+def test_unprocessed_silence_marks_are_retried_then_reported() -> None:
     ddb = client("dynamodb")
     store = DynamoStore(ddb, "state", no_sleep()[0])
-    state = SensorState("s1", "north", 1767225601234, 12, 42.5, 0.25, 0.4, 1767225600)
+    unprocessed = {"state": [{"PutRequest": {"Item": {"pk": {"S": "ZONE#north"}, "sk": {"S": "SILENT#s2"}}}}]}
     with Stubber(ddb) as stub:
-        stub.add_response("batch_write_item", {}, {"RequestItems": {"state": [{"PutRequest": {"Item": {
-            "pk": {"S": "SENSOR#s1"}, "sk": {"S": "STATE"}, "zone": {"S": "north"}, "ts": {"N": "1767225601234"},
-            "vehicle_count": {"N": "12"}, "avg_speed_kmh": {"N": "42.500000"}, "occupancy": {"N": "0.250000"},
-            "congestion_index": {"N": "0.400000"}, "window_start": {"N": "1767225600"}, "expires_at": {"N": "99"},
-        }}}]}})
-        assert store.put_sensor_states([state], 99) == []
+        stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
+        stub.add_response("batch_write_item", {})
+        store.mark_silent("north", {"s1": 60, "s2": 120}, 99)
+        assert store.writes == 2
+        for _unused in range(4):
+            stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
+        with pytest.raises(EdgeError, match="1 item\\(s\\) not written"):
+            store.mark_silent("north", {"s2": 120}, 99)
 
 
 def test_alert_state_write_is_conditional_and_a_lost_race_returns_false() -> None:

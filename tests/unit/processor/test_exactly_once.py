@@ -72,7 +72,7 @@ def test_counts_are_exact_under_any_redelivery(seed: int, size: int, gateway: bo
         if throttled_zone:
             faults.fail("add_window", times=1_000, match=lambda key, z=throttled_zone: key[0] == z)
         if throttle_sensors:
-            faults.fail("put_sensor_states", times=1_000)
+            faults.fail("put_sensor_page", times=1_000)
         response = processor.handle_kinesis(kinesis_event(records[start:end]))
         faults.rules.clear()
         failures = response["batchItemFailures"]
