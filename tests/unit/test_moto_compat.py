@@ -477,6 +477,49 @@ def test_kinesis_records_are_stored_in_order_without_running_the_mapping(monkeyp
         assert invoked  # which is what the launcher turns off
 
 
+def test_kinesis_reads_from_the_iterators_position_and_measures_base64_as_moto_does(monkeypatch) -> None:
+    from moto import mock_aws
+    from moto.kinesis.models import KinesisBackend, Shard
+
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        shard = {"StreamName": "s", "ShardId": "shardId-000000000000"}
+        for start in range(0, 40, 10):
+            kinesis.put_records(StreamName="s", Records=[{"Data": bytes([i]) * (i + 1), "PartitionKey": "z"} for i in range(start, start + 10)])
+
+        def reads() -> list:
+            out = []
+            for kind, extra in (("TRIM_HORIZON", {}), ("AFTER_SEQUENCE_NUMBER", {"StartingSequenceNumber": "7"}),
+                                ("AT_SEQUENCE_NUMBER", {"StartingSequenceNumber": "39"}), ("LATEST", {})):
+                iterator = kinesis.get_shard_iterator(ShardIteratorType=kind, **shard, **extra)["ShardIterator"]
+                for limit in (3, 100):
+                    page = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+                    following = kinesis.get_records(ShardIterator=page["NextShardIterator"], Limit=limit)
+                    out.append([(r["SequenceNumber"], r["Data"]) for r in page["Records"] + following["Records"]])
+            return out
+
+        ours = reads()
+        assert [len(r) for r in ours] == [6, 40, 6, 33, 2, 2, 0, 0]
+        assert ours[1] == [(str(n), bytes([n - 1]) * n) for n in range(1, 41)]
+        for bad, error in (([{"Data": b"x" * 1048577, "PartitionKey": "z"}], "RecordSizeExceedsLimit|1 MB|1048576|exceeds"),
+                           ([{"Data": b"x" * 900000, "PartitionKey": "z"}] * 6, "TotalRecordsSizeExceedsLimit|5 MB|5242880|exceed")):
+            with pytest.raises(ClientError, match=error):
+                kinesis.put_records(StreamName="s", Records=bad)
+        assert [compat._decoded_size(t) for t in ("", "QQ==", "QUI=", "QUJD", "QUJDRA==")] == [0, 1, 2, 3, 4]
+        monkeypatch.setattr(Shard, "get_records", compat._shard_get_records)  # moto alone
+        monkeypatch.setattr(KinesisBackend, "put_records", compat._put_records)
+        assert reads() == ours
+
+
+def test_responses_keep_their_request_ids_without_the_body_search() -> None:
+    headers, body = compat.enrich_response({"status": 200}, '{"Records": []}')
+    assert headers["status"] == "200" and len(headers["x-amzn-requestid"]) == 52 and body == '{"Records": []}'
+    headers, body = compat.enrich_response({}, "<R><RequestId>old</RequestId></R>")
+    assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
+    assert compat.enrich_response({}, b"<RequestId>x</RequestId>")[1] == b"<RequestId>x</RequestId>"  # as moto: bytes untouched
+
+
 def test_iot_lists_registered_ca_certificates(cfn) -> None:
     import datetime
 

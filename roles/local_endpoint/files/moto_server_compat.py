@@ -28,7 +28,7 @@ moto 5.2 differs from AWS in five ways that break an idempotent, check-mode-capa
    Lambda code and its Kinesis event source mappings would try to (the local data plane does that instead).
 
 Five more changes only make moto fast enough for the data plane's rates (50,000 readings/s); they change no result
-(21 and 22 below are two more of this kind):
+(21 to 24 below are more of this kind):
 
 10. DynamoDB UpdateItem checks overlapping paths and clause counts on every node of the expression, each over its
     subtree, so an update with n SET clauses costs O(n^2) (100 clauses: about 0.45 s); both checks now run once,
@@ -79,7 +79,7 @@ One more is missing API rather than different behaviour:
     ingestion started by a SPICE CreateDataSet/UpdateDataSet (fix 19) or CreateIngestion is COMPLETED at once, of no
     rows: the local endpoint runs no queries.
 
-Two more only make moto fast enough for the data plane's rates, like 10-14; they change no result:
+Four more only make moto fast enough for the data plane's rates, like 10-14; they change no result:
 
 21. moto's server (werkzeug's development server) ends every connection after one response ("Connection: close"),
     so every AWS call opens a new TCP connection and moto starts a new thread for it: at pipeline rates a few hundred
@@ -90,6 +90,13 @@ Two more only make moto fast enough for the data plane's rates, like 10-14; they
     once to run it) and deep-copies the parsed tree with copy.deepcopy before validating it (about a third of an
     update's time). A parsed expression is now kept per expression text (the processor sends the same few
     expressions with new values), and the validator's private copy of the tree is made node by node.
+23. Every response body is searched with a look-behind regular expression for an XML <RequestId> to replace, JSON
+    bodies too: a GetRecords answer of several MB is scanned character by character (a tenth of the endpoint's time
+    at pipeline rates). A body without "<RequestId>" is now left as it is without the search (the same result).
+24. Kinesis GetRecords walks the shard's records from the first one ever written to find where the iterator points
+    (its cost grows with everything the stream has held), and PutRecords decodes every record's base64 data only to
+    measure it. GetRecords now starts at the iterator's position (sequence numbers are consecutive per shard; moto's
+    walk is kept for anything else), and PutRecords takes the size from the base64 text.
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
@@ -126,7 +133,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp, utcnow
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
@@ -142,7 +149,7 @@ from moto.glue.models import glue_backends
 from moto.iot.exceptions import CertificateStateException, DeleteConflictException
 from moto.iot.models import FakeCertificate, FakePolicy, IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
-from moto.kinesis.models import Shard
+from moto.kinesis.models import KinesisBackend, Shard
 from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.quicksight import urls as quicksight_urls
@@ -154,6 +161,7 @@ from moto.quicksight.responses import QuickSightResponse
 from moto.server import main
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
+from moto.utilities.aws_headers import gen_amzn_requestid_long
 from moto.utilities.utils import get_partition
 from werkzeug.wsgi import LimitedStream
 
@@ -659,6 +667,86 @@ UpdateExpressionParser.make = classmethod(parse_update_expression)  # type: igno
 dynamodb_validators.deepcopy = copy_expression  # type: ignore[attr-defined]
 moto.server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[misc]
 
+
+# --- 23: the RequestId search only where there is one -----------------------------------------------------------------
+_enrich_response = BaseResponse._enrich_response
+
+
+def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's _enrich_response: the status as text, a request id in the headers and, in an XML body, in <RequestId>."""
+    if isinstance(body, str) and "<RequestId>" in body:
+        return _enrich_response(headers, body)
+    if "status" in headers:
+        headers["status"] = str(headers["status"])
+    gen_amzn_requestid_long(headers)
+    return headers, body  # moto's regular expression finds nothing to replace here (a bytes body makes it fail quietly)
+
+
+# --- 24: Kinesis GetRecords from the iterator's position, PutRecords sizes from the base64 text ------------------------
+_shard_get_records = Shard.get_records
+
+
+def shard_get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+    """The records after last_sequence_id, read from there: moto numbers a shard's records 1, 2, 3, ... and keeps them
+    in order, so the next one is found by its number. Anything else (a gap) takes moto's walk from the first record."""
+    records = self.records
+    after = int(last_sequence_id)
+    if not records:
+        return [], after, 0
+    first, newest = next(iter(records)), next(reversed(records))
+    wanted = max(after + 1, first)
+    results = []
+    while wanted <= newest and (limit is None or len(results) < limit):
+        record = records.get(wanted)
+        if record is None:  # not consecutive: moto's own walk
+            return _shard_get_records(self, last_sequence_id, limit)
+        results.append(record)
+        wanted += 1
+    if not results:
+        return [], after, 0
+    behind = records[newest].created_at - results[-1].created_at
+    return results, results[-1].sequence_number, int(behind * 1000)
+
+
+def _decoded_size(data: str) -> int:
+    """len(b64decode(data)) of the base64 text botocore sends, without decoding it."""
+    text = data.rstrip("=") if isinstance(data, str) else data.decode("ascii").rstrip("=")
+    return len(text) * 3 // 4
+
+
+_put_records = KinesisBackend.put_records
+
+
+def put_records(self: KinesisBackend, stream_arn: str, stream_name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """moto's PutRecords, the record sizes taken from the base64 text (moto decodes each record to measure it)."""
+    from moto.kinesis.exceptions import (  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+        RecordSizeExceedsLimit,
+        TooManyRecords,
+        TotalRecordsSizeExceedsLimit,
+    )
+
+    if any(not isinstance(r.get("Data", ""), (str, bytes)) or "\n" in str(r.get("Data", "")) for r in records):
+        return _put_records(self, stream_arn, stream_name, records)
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    if len(records) > 500:
+        raise TooManyRecords
+    data_sizes = [_decoded_size(r.get("Data", "")) + len(r.get("PartitionKey", "")) for r in records]
+    if sum(data_sizes) > 5242880:
+        raise TotalRecordsSizeExceedsLimit
+    over = next((index for index, size in enumerate(data_sizes) if size > 1048576), None)
+    if over is not None:
+        raise RecordSizeExceedsLimit(position=over + 1)
+    response: dict[str, Any] = {"FailedRecordCount": 0, "Records": []}
+    for record in records:
+        sequence_number, shard_id = stream.put_record(record.get("PartitionKey"), record.get("ExplicitHashKey"), record.get("Data"))
+        response["Records"].append({"SequenceNumber": sequence_number, "ShardId": shard_id})
+    self._send_stream_metrics(stream.stream_name, incoming_bytes=sum(data_sizes), incoming_records=len(records))  # pylint: disable=protected-access
+    return response
+
+
+BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
+Shard.get_records = shard_get_records  # type: ignore[method-assign]
+KinesisBackend.put_records = put_records  # type: ignore[method-assign]
 
 # --- 15: IoT ListCACertificates ----------------------------------------------------------------------------------------
 def list_ca_certificates(self: IoTResponse) -> Any:
