@@ -32,7 +32,7 @@ from .crlsync import CrlSync
 from .gate import Enroller, Gate, Registry
 from .liveview import LiveView, load_geometry, serve
 from .pki import LocalCA, PkiError
-from .poller import Checkpoints, FunctionConfig, FunctionError, Mapping, Poller, Sandbox, checkpoint_dir
+from .poller import Checkpoints, FunctionConfig, FunctionError, Mapping, Poller, Sandbox, checkpoint_dir, keep_base64_data
 from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
 from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator, build_fleet
 
@@ -212,7 +212,7 @@ def build_poller(args: argparse.Namespace) -> Any:
         raise DependencyError(f"the function's handler in {args.lambda_dir} does not load: {exc}") from exc
     state = Path(args.state_dir)
     stream_name = mapping.stream_arn.split("/", 1)[1]
-    kinesis = aws_client("kinesis", args.region, args.endpoint_url)
+    kinesis = keep_base64_data(aws_client("kinesis", args.region, args.endpoint_url))
 
     return Poller(
         kinesis=kinesis,

@@ -614,3 +614,24 @@ def test_a_benchmark_mark_starts_the_pollers_figures_afresh(tmp_path: Path) -> N
     finally:
         poller.stop()
         runner.join(10)
+
+
+def test_the_pollers_client_keeps_the_base64_text_and_the_event_is_the_same() -> None:
+    import boto3
+    from iot_dataplane.poller import keep_base64_data
+    from moto import mock_aws
+
+    with mock_aws():
+        kw = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        plain, keeping = boto3.client("kinesis", **kw), keep_base64_data(boto3.client("kinesis", **kw))
+        plain.create_stream(StreamName="s", ShardCount=1)
+        plain.put_records(StreamName="s", Records=[{"Data": b"\x00\xffreading" * n, "PartitionKey": "z"} for n in range(1, 4)])
+
+        def read(client: Any) -> list[dict]:
+            iterator = client.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
+            return client.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+        decoded, kept = read(plain), read(keeping)
+    assert [r["Data"] for r in kept] == [base64.b64encode(r["Data"]).decode() for r in decoded]
+    events = [[kinesis_event_record(r, "shardId-000000000000", STREAM_ARN, "us-east-1", "arn:role") for r in records] for records in (decoded, kept)]
+    assert events[0] == events[1]
