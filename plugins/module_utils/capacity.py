@@ -4,7 +4,7 @@
 """Capacity and cost plan of one region's deployment: pure arithmetic over inputs and a list-price table.
 
 ``plan(inputs, prices)`` sizes the ingest path (IoT Core publish rate against the account quota, Kinesis shards,
-Lambda invocations and concurrency, DynamoDB writes) and estimates the monthly cost per service from the prices in
+Lambda invocations and concurrency, DynamoDB writes and write units as on-demand bills them) and estimates the monthly cost per service from the prices in
 ``files/pricing.yml``. ``render_*`` turn plans into the text that deploy.yml prints and docs/capacity.md holds.
 No AnsibleModule and no AWS call: the capacity_plan module, scripts/capacity_doc.py and the tests share this code.
 """
@@ -129,7 +129,7 @@ def _monthly_costs(i: dict, prices: dict, z: dict) -> dict:
     costs["lambda"] = (batches * month + sweeps) * lam["requests_per_million"] / 1e6 + gb_seconds * lam[f"gb_second_{i['lambda_architecture']}"]
 
     ddb = prices["dynamodb"]
-    costs["dynamodb"] = z["writes"] * month * ddb["write_request_units_per_million"] / 1e6
+    costs["dynamodb"] = z["write_units"] * month * ddb["write_request_units_per_million"] / 1e6
 
     firehose = prices["firehose"]
     billed_gb = monthly_records * _units(message_bytes, firehose["record_unit_bytes"]) * firehose["record_unit_bytes"] / GB
@@ -147,6 +147,49 @@ def _monthly_costs(i: dict, prices: dict, z: dict) -> dict:
     costs["kms"] = prices["kms"]["key_month"]
 
     return costs
+
+
+def sensor_pages(sensors_per_zone: float, model: dict) -> tuple[int, float]:
+    """Pages per zone and bytes per page of the live sensor state: a zone's pages double until none passes the
+    split size (the processor's live_state.PAGE_SPLIT_BYTES), sensors spread evenly over them by hash."""
+    zone_bytes = sensors_per_zone * model["sensor_entry_bytes"]
+    pages = 1
+    while zone_bytes / pages + model["page_overhead_bytes"] > model["page_split_bytes"]:
+        pages *= 2
+    return pages, zone_bytes / pages + model["page_overhead_bytes"]
+
+
+def _aggregated_writes(i: dict, model: dict, batches: float, zones_per_batch: float, lanes: int) -> dict:
+    """DynamoDB writes and write units per second of the default design, as on-demand bills them (one unit per
+    started KB of the larger of the item before and after the write), and the busiest second's units.
+
+    - zone windows: one conditional UpdateItem per zone and batch (a small item: one unit);
+    - the live view's digests: one UpdateItem per batch and shard (per 150 zones), billed by the digest's size;
+    - sensor pages: each page of each zone rewritten once per window at its turn, billed by the page's size.
+
+    The busiest second comes at a window boundary: for one batching window, batches straddle two windows and write
+    two zone-window items per zone; pages take their turns outside the window's first tenth, so they are not there.
+    """
+    zone_writes = batches * zones_per_batch
+    zone_units = zone_writes * _units(model["zone_window_item_bytes"], 1024)
+    digest_writes = batches * math.ceil(zones_per_batch / 150)
+    digest_bytes = i["zones"] / lanes * model["digest_zone_bytes"] + model["page_overhead_bytes"]
+    digest_units = digest_writes * _units(digest_bytes, 1024)
+    pages, page_bytes = sensor_pages(i["sensors"] / i["zones"], model)
+    page_writes = i["zones"] * pages / i["window_seconds"]
+    page_units = page_writes * _units(page_bytes, 1024)
+    units = zone_units + digest_units + page_units
+    peak = max(2 * zone_units + digest_units, zone_units + digest_units + page_units / 0.9)
+    return {
+        "writes_per_second": zone_writes + digest_writes + page_writes,
+        "write_units_per_second": units,
+        "peak_write_units_per_second": peak,
+        "zone_window_units_per_second": zone_units,
+        "digest_units_per_second": digest_units,
+        "sensor_page_units_per_second": page_units,
+        "sensor_pages_per_zone": pages,
+        "sensor_page_bytes": page_bytes,
+    }
 
 
 def plan(inputs: dict, prices: dict) -> dict:
@@ -184,12 +227,12 @@ def plan(inputs: dict, prices: dict) -> dict:
     zones_per_batch = min(i["zones"] / (shards * pf), readings_per_batch)
 
     if i["aggregate_writes"]:
-        zone_writes = batches * zones_per_batch  # one conditional UpdateItem per zone window touched
-        sensor_writes = i["sensors"] / i["window_seconds"]  # live state at most once per window
-        writes = zone_writes + sensor_writes
-        write_requests_per_batch = zones_per_batch + sensor_writes / batches / model["batch_write_items"]
+        ddb = _aggregated_writes(i, model, batches, zones_per_batch, shards * pf)
+        write_requests_per_batch = ddb["writes_per_second"] / batches
     else:
-        writes = readings  # one PutItem per reading
+        # one PutItem per reading, each item a reading with its keys: one unit per started KB, evenly over time
+        units = readings * _units(i["reading_bytes"] + model["key_bytes"], 1024)
+        ddb = {"writes_per_second": readings, "write_units_per_second": units, "peak_write_units_per_second": units}
         write_requests_per_batch = readings_per_batch / model["batch_write_items"]
     duration_ms = (model["lambda_base_ms"] + model["lambda_ms_per_reading"] * readings_per_batch
                    + model["lambda_ms_per_write_request"] * write_requests_per_batch)
@@ -197,7 +240,7 @@ def plan(inputs: dict, prices: dict) -> dict:
 
     sizing = {"readings": readings, "messages": messages, "message_bytes": message_bytes, "bytes_per_second": bytes_per_second,
               "connections": connections, "iot_units": iot_units, "shards": shards, "batches": batches,
-              "duration_ms": duration_ms, "writes": writes, "zones_per_batch": zones_per_batch}
+              "duration_ms": duration_ms, "write_units": ddb["write_units_per_second"], "zones_per_batch": zones_per_batch}
     costs = _monthly_costs(i, prices, sizing)
     costs = {k: round(v, 2) for k, v in costs.items()}
     warnings = []
@@ -216,7 +259,7 @@ def plan(inputs: dict, prices: dict) -> dict:
         "kinesis": {"shards_needed": shards_needed, "shard_count": shards, "records_per_second": messages},
         "lambda": {"invocations_per_second": batches, "concurrency": concurrency, "readings_per_batch": readings_per_batch,
                    "duration_ms": duration_ms},
-        "dynamodb": {"writes_per_second": writes},
+        "dynamodb": dict(ddb, peak_to_average=ddb["peak_write_units_per_second"] / ddb["write_units_per_second"]),
         "monthly_cost_usd": costs,
         "total_monthly_usd": round(sum(costs.values()), 2),
         "prices_as_of": prices["as_of"],
@@ -225,7 +268,7 @@ def plan(inputs: dict, prices: dict) -> dict:
     }
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     return f"${value:,.0f}"
 
 
@@ -242,9 +285,10 @@ def render_summary(result: dict, label: str = "") -> list[str]:
         f"{result['ingest_mib_per_second']:.2f} MiB/s",
         f"Lambda: {result['lambda']['invocations_per_second']:,.1f} invocations/s, concurrency {result['lambda']['concurrency']}, "
         f"~{result['lambda']['readings_per_batch']:,.0f} readings per batch",
-        f"DynamoDB: {result['dynamodb']['writes_per_second']:,.0f} writes/s",
-        "Monthly estimate: " + ", ".join(f"{k} {_money(v)}" for k, v in result["monthly_cost_usd"].items())
-        + f"; total {_money(result['total_monthly_usd'])} (list prices {result['prices_region']}, {result['prices_as_of']})",
+        f"DynamoDB: {result['dynamodb']['writes_per_second']:,.0f} writes/s, {result['dynamodb']['write_units_per_second']:,.0f} write units/s "
+        f"(busiest second {result['dynamodb']['peak_write_units_per_second']:,.0f}, {result['dynamodb']['peak_to_average']:.2f}x the average)",
+        "Monthly estimate: " + ", ".join(f"{k} {money(v)}" for k, v in result["monthly_cost_usd"].items())
+        + f"; total {money(result['total_monthly_usd'])} (list prices {result['prices_region']}, {result['prices_as_of']})",
     ]
     lines.extend(f"WARNING: {w}" for w in result["warnings"])
     return lines
@@ -264,9 +308,16 @@ def render_comparison(default: dict, naive: dict) -> str:
         ("Lambda invocations/s", f"{default['lambda']['invocations_per_second']:,.1f}", f"{naive['lambda']['invocations_per_second']:,.1f}"),
         ("Lambda concurrency", str(default["lambda"]["concurrency"]), str(naive["lambda"]["concurrency"])),
         ("DynamoDB writes/s", f"{default['dynamodb']['writes_per_second']:,.0f}", f"{naive['dynamodb']['writes_per_second']:,.0f}"),
+        ("DynamoDB write units/s (billed)", f"{default['dynamodb']['write_units_per_second']:,.0f}",
+         f"{naive['dynamodb']['write_units_per_second']:,.0f}"),
+        ("DynamoDB write units per 1,000 readings", f"{1000 * default['dynamodb']['write_units_per_second'] / default['readings_per_second']:.2f}",
+         f"{1000 * naive['dynamodb']['write_units_per_second'] / naive['readings_per_second']:.2f}"),
+        ("DynamoDB busiest second (write units, x average)",
+         f"{default['dynamodb']['peak_write_units_per_second']:,.0f} ({default['dynamodb']['peak_to_average']:.2f}x)",
+         f"{naive['dynamodb']['peak_write_units_per_second']:,.0f} ({naive['dynamodb']['peak_to_average']:.2f}x)"),
     ]
-    rows += [(f"{k} (USD/month)", _money(default["monthly_cost_usd"][k]), _money(naive["monthly_cost_usd"][k])) for k in SERVICES]
-    rows.append(("**total (USD/month)**", f"**{_money(default['total_monthly_usd'])}**", f"**{_money(naive['total_monthly_usd'])}**"))
+    rows += [(f"{k} (USD/month)", money(default["monthly_cost_usd"][k]), money(naive["monthly_cost_usd"][k])) for k in SERVICES]
+    rows.append(("**total (USD/month)**", f"**{money(default['total_monthly_usd'])}**", f"**{money(naive['total_monthly_usd'])}**"))
     share = default["total_monthly_usd"] / naive["total_monthly_usd"]
     rows.append(("default as share of naive", f"{share:.1%}", "100%"))
     lines = ["| | default design | naive design |", "| --- | ---: | ---: |"]

@@ -190,7 +190,12 @@ plan:
       type: dict
       returned: always
     dynamodb:
-      description: C(writes_per_second).
+      description:
+        - C(writes_per_second); C(write_units_per_second) as DynamoDB on-demand bills them (one per started KB of the
+          larger of the item before and after each write); C(peak_write_units_per_second) (the busiest second, at a
+          window boundary) and C(peak_to_average).
+        - For the default design also the parts (C(zone_window_units_per_second), C(digest_units_per_second),
+          C(sensor_page_units_per_second)) and the live sensor state's C(sensor_pages_per_zone) and C(sensor_page_bytes).
       type: dict
       returned: always
     monthly_cost_usd:

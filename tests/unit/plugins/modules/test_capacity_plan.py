@@ -43,6 +43,27 @@ def test_naive_design_needs_a_publish_quota_increase_and_one_write_per_reading()
     assert default["iot"]["quota_increase_needed"] is False and default["warnings"] == []
 
 
+def test_dynamodb_is_billed_by_write_units_within_the_budget_and_without_bursts() -> None:
+    default = capacity.plan({}, PRICES)
+    ddb = default["dynamodb"]
+    # zone windows (500 zones / 5 s batching) + digests + one write per sensor page and window, billed by size
+    assert ddb["zone_window_units_per_second"] == 100
+    assert ddb["sensor_pages_per_zone"] == 1 and 5000 < ddb["sensor_page_bytes"] < 6144
+    assert ddb["sensor_page_units_per_second"] == 500 * 6 / 60
+    assert ddb["write_units_per_second"] * 1000 / default["readings_per_second"] <= 5.0
+    assert ddb["peak_to_average"] <= 2.0
+    month = PRICES["seconds_per_month"] * PRICES["dynamodb"]["write_request_units_per_million"] / 1e6
+    assert default["monthly_cost_usd"]["dynamodb"] == round(ddb["write_units_per_second"] * month, 2)
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)
+    assert naive["dynamodb"]["write_units_per_second"] == 50000 and naive["dynamodb"]["peak_to_average"] == 1.0
+
+
+@pytest.mark.parametrize(("sensors", "pages"), [(100, 1), (500, 1), (1000, 2), (20000, 64)])
+def test_sensor_pages_split_before_the_split_size(sensors: int, pages: int) -> None:
+    count, size = capacity.sensor_pages(sensors, PRICES["model"])
+    assert count == pages and size <= PRICES["model"]["page_split_bytes"]
+
+
 @pytest.mark.parametrize(
     ("inputs", "shards"),
     [
