@@ -218,6 +218,7 @@ class SensorStateWriter:
         self.pending: dict[str, dict[str, tuple]] = {}  # zone -> sensor -> newest reading not written yet
         self.since: dict[str, int] = {}  # zone not read yet -> when its first pending reading came
         self.cached_entries = 0
+        self.pages_written = 0  # pages this container has written (the processor logs them per batch)
         self.errors: list[str] = []
 
     def add_batch(self, latest: dict[str, tuple], now_ms: int) -> None:
@@ -336,6 +337,7 @@ class SensorStateWriter:
                 return False
             new = SensorPage(known.level, index, page.version + 1, entries, now_ms)
             if self.store.put_sensor_page(zone, new, page.version, expires_at):
+                self.pages_written += 1
                 known.pages[index] = new
                 known.last_turn[index] = self._turn(zone, known.level, index, now_ms)
                 self.cached_entries += len(entries) - len(page.entries)
@@ -366,6 +368,7 @@ class SensorStateWriter:
             new = SensorPage(level, index, version + 1, page_entries, now_ms)
             if not self.store.put_sensor_page(zone, new, version, expires_at):
                 raise EdgeError(f"sensor pages of {zone}: another writer changed them during a split")
+            self.pages_written += 1
             written[index] = new
         for page in pages:
             if page.level != level and not self.store.delete_sensor_page(zone, page, page.version):

@@ -59,6 +59,7 @@ class Processor:
         cfg = self.settings
         records = event.get("Records") or []
         self.telemetry.start()
+        pages_before = self.sensor_state.pages_written
         batch = parse_batch(
             records, int(started * 1000), cfg.window_seconds, cfg.free_flow_speed_kmh, self.caches, cfg.max_future_ms
         )
@@ -84,6 +85,8 @@ class Processor:
             "quarantined": quarantined,
             "windows_written": applied,
             "windows_already_held": skipped,
+            "sensor_pages_written": self.sensor_state.pages_written - pages_before,
+            "sensor_readings_pending": self.sensor_state.pending_count(),
             "failed_from": response[0]["itemIdentifier"] if response else None,
             "duration_ms": round((self.clock() - started) * 1000, 3),
         }

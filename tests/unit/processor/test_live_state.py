@@ -117,7 +117,9 @@ def test_a_failed_page_write_keeps_the_readings_and_fails_this_batchs_records() 
     response = processor.handle_kinesis(kinesis_event(late))
     assert response["batchItemFailures"] == [{"itemIdentifier": late[0]["kinesis"]["sequenceNumber"]}]
     assert "sensor state write failed" in processor.telemetry.errors
+    assert processor.telemetry.batches[-1]["sensor_readings_pending"] == 3  # s0's newer reading, s1, s2
     assert processor.handle_kinesis(kinesis_event(late)) == {"batchItemFailures": []}  # the re-delivery writes it
+    assert (processor.telemetry.batches[-1]["sensor_pages_written"], processor.telemetry.batches[-1]["sensor_readings_pending"]) == (1, 0)
     assert stored_ts(processor.store) == {"s0": (NOW + 2 * W) * 1000, "s1": NOW * 1000 + 1, "s2": NOW * 1000 + 2}
 
 
