@@ -322,23 +322,16 @@ class DynamoStore(Store):
         condition does not hold."""
         names = dict(names, **{"#z": "zone"})
         values = dict(values, **{":z": {"S": zone}, ":u": _n(now_s)})
-        try:
-            self.retry.call(
-                what,
-                self.client.update_item,
-                TableName=self.table,
-                Key={"pk": {"S": "ZONE#" + zone}, "sk": {"S": "ALERT"}},
-                UpdateExpression=f"SET {sets}, #z = :z, updated_at = :u",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except EdgeError as exc:
-            if error_code(exc.__cause__) == "ConditionalCheckFailedException":
-                return False
-            raise
-        self.writes += 1
-        return True
+        written = self._write_if(what, self.client.update_item, {
+            "TableName": self.table,
+            "Key": {"pk": {"S": "ZONE#" + zone}, "sk": {"S": "ALERT"}},
+            "UpdateExpression": f"SET {sets}, #z = :z, updated_at = :u",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        })
+        self.writes += written
+        return written
 
     # -- sweep ---------------------------------------------------------------------------------------------------
     def list_zones(self) -> list[str]:
