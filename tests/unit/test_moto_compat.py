@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.cloudformation.exceptions import ValidationError
 
-from conftest import LAUNCHER, local_endpoint
+from conftest import LAUNCHER, local_endpoint, scaled
 
 _spec = importlib.util.spec_from_file_location("moto_server_compat", LAUNCHER)
 compat = importlib.util.module_from_spec(_spec)
@@ -428,6 +429,13 @@ def test_connections_are_kept_alive_and_unread_bodies_do_not_break_the_next_requ
         assert response.status == 200 and b"ListStacksResponse" in response.read()
         assert (response.getheader("Connection") or "").lower() != "close"
     sock = conn.sock
+    took = []
+    for _ in range(9):  # responses leave at once: Nagle's algorithm would hold each body ~40 ms for the client's ACK
+        started = time.monotonic()
+        conn.request("POST", "/", body=body, headers=headers)
+        conn.getresponse().read()
+        took.append(time.monotonic() - started)
+    assert sorted(took)[4] < scaled(0.03), took
     conn.request("GET", "/moto-api/data.json", body="x" * 5000)  # a body the handler never reads (it answers 500)
     response = conn.getresponse()
     response.read()

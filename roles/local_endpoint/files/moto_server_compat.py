@@ -85,7 +85,9 @@ Four more only make moto fast enough for the data plane's rates, like 10-14; the
     so every AWS call opens a new TCP connection and moto starts a new thread for it: at pipeline rates a few hundred
     connections a second, each costing the client a connect and moto an accept, a thread and a shutdown. Connections
     are now kept alive between requests (HTTP/1.1, as AWS does), unless the client asks to close or sends a chunked
-    body; whatever a handler leaves unread of a request body is read before the next request.
+    body; whatever a handler leaves unread of a request body is read before the next request, and responses go out
+    at once (TCP_NODELAY: werkzeug writes headers and body apart, and Nagle's algorithm would hold the body for the
+    client's delayed acknowledgement, about 40 ms per request).
 22. DynamoDB UpdateItem parses its UpdateExpression twice per request (once to check the names and values used,
     once to run it) and deep-copies the parsed tree with copy.deepcopy before validating it (about a third of an
     update's time). A parsed expression is now kept per expression text (the processor sends the same few
@@ -113,6 +115,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -587,6 +590,13 @@ class KeepAliveRequestHandler(MotoRequestHandler):
     timeout = 300  # an idle kept-alive connection is closed after this long (clients reconnect)
     _body: LimitedStream | None = None
     _socket: Any = None
+
+    def setup(self) -> None:
+        super().setup()
+        # werkzeug writes a response's headers and its body separately: on a kept-alive connection Nagle's algorithm
+        # holds the body until the client acknowledges the headers, which a client delays by up to 40 ms.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()  # wsgi.input is the connection's stream
