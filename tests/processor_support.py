@@ -78,7 +78,7 @@ class MemoryStore(Store):
     def __init__(self, faults: Faults | None = None) -> None:
         self.windows: dict[tuple[str, int, str], dict[str, Any]] = {}
         self.pages: dict[tuple[str, str], dict[str, Any]] = {}  # (zone, sk) -> sensor page as a DynamoDB-JSON item
-        self.silence: dict[str, dict[str, int]] = {}  # zone -> sensor -> window reported
+        self.silence: dict[str, dict[str, tuple[int, int]]] = {}  # zone -> sensor -> (last window seen, report window)
         self.zone_states: dict[str, ZoneState] = {}
         self.zones: set[str] = set()
         self.live: dict[str, dict[str, Any]] = {}  # the live view's digests by sort key, as DynamoDB-JSON items
@@ -254,10 +254,10 @@ class MemoryStore(Store):
                 totals[window_start] = (count + item["count"], congestion + item["congestion_sum"])
         return totals
 
-    def get_silence(self, zone: str) -> dict[str, int]:
+    def get_silence(self, zone: str) -> dict[str, tuple[int, int]]:
         return dict(self.silence.get(zone, {}))
 
-    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
+    def mark_silent(self, zone: str, reported: dict[str, tuple[int, int]], expires_at: int) -> None:
         self.faults.check("mark_silent", zone)
         self.silence.setdefault(zone, {}).update(reported)
         self.requests += -(-len(reported) // 25)

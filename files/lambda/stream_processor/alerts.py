@@ -115,17 +115,20 @@ def data_drop_decision(
 
 
 def silent_sensors(
-    last_seen: dict[str, int], alerted: dict[str, int], current_window: int, window_seconds: int
+    last_seen: dict[str, int], alerted: dict[str, tuple[int, int]], current_window: int, window_seconds: int
 ) -> list[str]:
     """Known sensors with nothing in the two windows before ``current_window`` (nor in it so far) that have not
-    been reported for this silence yet. A silence episode is named by the last window the sensor was seen in, so
-    a sensor that comes back and falls silent again is reported again.
+    been reported for this silence yet. ``alerted`` holds, per sensor reported, (the last window it was seen in, the
+    window of the sweep that reported it). A reported sensor is reported again only once it has been seen in or
+    after the window of that report: it came back and fell silent again. (Judged by the report's window, not by the
+    last window seen: a sensor page that catches up after the report, with readings from before it, does not make
+    the same silence a new one.)
     """
     cutoff = current_window - 2 * window_seconds
     return sorted(
         sensor
         for sensor, seen in last_seen.items()
-        if seen < cutoff and alerted.get(sensor) != seen
+        if seen < cutoff and (sensor not in alerted or seen >= alerted[sensor][1])
     )
 
 

@@ -362,17 +362,20 @@ class DynamoStore(Store):
                 return totals
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def get_silence(self, zone: str) -> dict[str, int]:
+    def get_silence(self, zone: str) -> dict[str, tuple[int, int]]:
         items = self._query_prefix(zone, SILENT_PREFIX, "DynamoDB Query (silence reported)")
-        return {item["sk"]["S"][len(SILENT_PREFIX) :]: _num(item, "window_start") for item in items}
+        return {
+            item["sk"]["S"][len(SILENT_PREFIX) :]: (_num(item, "window_start"), _num(item, "reported_window", _num(item, "window_start") + 1))
+            for item in items
+        }
 
-    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
+    def mark_silent(self, zone: str, reported: dict[str, tuple[int, int]], expires_at: int) -> None:
         self._batch_write("silence reported", [
             {"PutRequest": {"Item": {
-                "pk": {"S": "ZONE#" + zone}, "sk": {"S": SILENT_PREFIX + sensor_id}, "window_start": _n(window_start),
-                "expires_at": _n(expires_at),
+                "pk": {"S": "ZONE#" + zone}, "sk": {"S": SILENT_PREFIX + sensor_id}, "window_start": _n(last_window),
+                "reported_window": _n(report_window), "expires_at": _n(expires_at),
             }}}
-            for sensor_id, window_start in sorted(reported.items())
+            for sensor_id, (last_window, report_window) in sorted(reported.items())
         ])
 
     def forget_silence(self, zone: str, sensor_ids: list[str]) -> None:

@@ -44,8 +44,9 @@ SILENT_PREFIX = "SILENT#"
 ENTRY_PREFIX = "S#"
 PAGE_SPLIT_BYTES = 32 * 1024  # a page splits before it passes this: 8 % of DynamoDB's 400 KB item limit
 PAGE_OVERHEAD_BYTES = 120  # pk, sk, zone, level, v, flushed_ms, expires_at
-MAX_LEVEL = 16
-MAX_CACHED_ENTRIES = 1_000_000  # a container's page cache; beyond it the cache starts again from the table
+MAX_LEVEL = 16  # 65,536 pages per zone; past it a page is written as it is, up to PAGE_LIMIT_BYTES
+PAGE_LIMIT_BYTES = 350 * 1024  # never write a page near DynamoDB's 400 KB item limit
+MAX_CACHED_ENTRIES = 250_000  # a container's page cache (about 50 MB); beyond it the cache starts again from the table
 MAX_ROUNDS = 3  # conditional-write conflicts resolved per flush before the page waits for the next invocation
 
 
@@ -138,7 +139,8 @@ def distribute(entries: dict[str, str], level: int) -> dict[int, dict[str, str]]
 
 
 def level_for(entries: dict[str, str], level: int, split_bytes: int = PAGE_SPLIT_BYTES) -> int:
-    """The lowest level at or above ``level`` at which no page passes ``split_bytes``."""
+    """The lowest level at or above ``level`` (at most MAX_LEVEL) at which no page passes ``split_bytes``."""
+    level = min(level, MAX_LEVEL)
     while level < MAX_LEVEL and any(page_bytes(e) > split_bytes for e in distribute(entries, level).values()):
         level += 1
     return level
@@ -208,6 +210,11 @@ class SensorStateWriter:
     failed, so that Lambda delivers them again, and the next invocation tries again). The page cache and the pending
     readings are hints: the conditional writes are the truth. A zone this container has not read yet is read
     (consistently) at its first page's turn, and all its pages with readings are written then.
+
+    The pending readings are the one copy of a sensor's newest readings until their page's turn: their records are
+    acknowledged to Kinesis already. A container that Lambda retires (or stops invoking) with readings pending
+    leaves those sensors' pages up to one window behind until they report again. Making them durable before the
+    acknowledgement would cost a write per batch and zone of every sensor's reading, the cost the pages remove.
     """
 
     def __init__(self, store: Any, window_seconds: int, split_bytes: int = PAGE_SPLIT_BYTES) -> None:
@@ -247,7 +254,7 @@ class SensorStateWriter:
                 self._flush_zone(zone, now_ms, expires_at)
             except EdgeError as exc:
                 self.errors.append(f"{zone}: {exc}")
-                self.zones.pop(zone, None)  # read the zone again, at the next invocation
+                self._drop(zone)  # read the zone again, at the next invocation
                 self.since[zone] = now_ms - self.window_ms
                 failed.update(self.pending.get(zone, {}))
         if self.cached_entries > MAX_CACHED_ENTRIES:
@@ -255,6 +262,13 @@ class SensorStateWriter:
             self.cached_entries = 0
             self.since.update((zone, now_ms) for zone in self.pending)
         return failed
+
+    def _drop(self, zone: str) -> _Zone | None:
+        """Forget the zone's cached pages (it is read again before its next write)."""
+        known = self.zones.pop(zone, None)
+        if known is not None:
+            self.cached_entries -= sum(len(p.entries) for p in known.pages.values())
+        return known
 
     def _turn(self, zone: str, level: int, index: int, at_ms: int) -> int:
         return turn(at_ms, phase_ms(zone, level, index, self.window_ms), self.window_ms)
@@ -284,7 +298,7 @@ class SensorStateWriter:
         next_check = None
         for index, readings in sorted(self._group(zone, level).items()):
             current = self._turn(zone, level, index, now_ms)
-            last = known.last_turn.get(index)
+            last = self.zones[zone].last_turn.get(index)
             if last is None or current > last:
                 if not self._flush_page(zone, index, readings, now_ms, expires_at):
                     if zone in self.zones:  # read again at another level: its pages with readings are due now
@@ -293,7 +307,7 @@ class SensorStateWriter:
                 continue
             due = (last + 1) * self.window_ms + phase_ms(zone, level, index, self.window_ms)
             next_check = due if next_check is None else min(next_check, due)
-        known.next_check_ms = next_check if next_check is not None else 0
+        self.zones[zone].next_check_ms = next_check if next_check is not None else 0
 
     def _flush_all(self, zone: str, now_ms: int, expires_at: int) -> None:
         """Write every page of the zone that has readings (the zone has just been read)."""
@@ -332,9 +346,12 @@ class SensorStateWriter:
             if not merge_readings(entries, readings):
                 self._written(zone, readings)
                 return True
-            if page_bytes(entries) > self.split_bytes:
+            size = page_bytes(entries)
+            if size > self.split_bytes and known.level < MAX_LEVEL:
                 self._rebuild(zone, self.store.load_sensor_pages(zone), known.level + 1, now_ms, expires_at)
                 return False
+            if size > PAGE_LIMIT_BYTES:  # only sensor ids whose hashes share their low 16 bits get here
+                raise EdgeError(f"sensor page {zone}/{page.sk}: {size} bytes at the highest level ({MAX_LEVEL}); not written")
             new = SensorPage(known.level, index, page.version + 1, entries, now_ms)
             if self.store.put_sensor_page(zone, new, page.version, expires_at):
                 self.pages_written += 1
@@ -344,15 +361,17 @@ class SensorStateWriter:
                 self._written(zone, readings)
                 return True
             # Someone else wrote the page (another container, the sweep, a split): read the zone again, merge again.
-            del self.zones[zone]
+            self._drop(zone)
             if not self._load(zone, now_ms, expires_at) or self.zones[zone].level != known.level:
                 return False
+            # the same level: the turns this container has taken stand (the pages are written once per turn)
+            self.zones[zone].last_turn.update(known.last_turn)
         raise EdgeError(f"sensor page {zone}/{index}: still contended after {MAX_ROUNDS} rounds")
 
     def _rebuild(self, zone: str, pages: list[SensorPage], min_level: int, now_ms: int, expires_at: int) -> None:
         """Write the zone's sensors (stored and pending) at the level its pages need, then delete the pages of other
         levels. Used when a page would pass ``split_bytes`` and to finish a split that another writer began."""
-        self.zones.pop(zone, None)
+        self._drop(zone)
         pending = dict(self.pending.get(zone, {}))
         entries = newest_entries(pages)
         merge_readings(entries, pending)
@@ -378,19 +397,22 @@ class SensorStateWriter:
         self._written(zone, pending)
 
 
-def forget(store: Any, zone: str, pages: list[SensorPage], sensor_ids: set[str], before_ms: int, now_ms: int, expires_at: int) -> int:
+def forget(store: Any, zone: str, pages: list[SensorPage], sensor_ids: set[str], before_ms: int, now_ms: int, expires_at: int) -> set[str]:
     """Remove the sensors' entries whose newest reading is older than ``before_ms`` from the zone's pages (each page
-    conditionally on its version: a page written meanwhile is left for the next sweep). Returns entries removed."""
-    removed = 0
+    conditionally on its version: a page written meanwhile is left for the next sweep). Returns the sensors that are
+    gone from every page that held them."""
+    kept: set[str] = set()
+    held: set[str] = set()
     for page in pages:
-        gone = [s for s in sensor_ids if s in page.entries and entry_ts(page.entries[s]) < before_ms]
+        gone = {s for s in sensor_ids if s in page.entries and entry_ts(page.entries[s]) < before_ms}
         if not gone:
             continue
+        held |= gone
         entries = {s: e for s, e in page.entries.items() if s not in gone}
-        if not entries:
-            if store.delete_sensor_page(zone, page, page.version):
-                removed += len(gone)
-            continue
-        if store.put_sensor_page(zone, SensorPage(page.level, page.index, page.version + 1, entries, now_ms), page.version, expires_at):
-            removed += len(gone)
-    return removed
+        if entries:
+            done = store.put_sensor_page(zone, SensorPage(page.level, page.index, page.version + 1, entries, now_ms), page.version, expires_at)
+        else:
+            done = store.delete_sensor_page(zone, page, page.version)
+        if not done:
+            kept |= gone
+    return held - kept

@@ -72,12 +72,12 @@ class Store:  # pragma: no cover - interface
         """Readings and congestion sum per window start, summed over the window's items."""
         raise NotImplementedError
 
-    def get_silence(self, zone: str) -> dict[str, int]:
-        """The silences reported per sensor: the last window the sensor was seen in when it was reported."""
+    def get_silence(self, zone: str) -> dict[str, tuple[int, int]]:
+        """The silences reported per sensor: (the last window the sensor was seen in, the window of the report)."""
         raise NotImplementedError
 
-    def mark_silent(self, zone: str, reported: dict[str, int], expires_at: int) -> None:
-        """Remember the silences reported (sensor -> last window seen)."""
+    def mark_silent(self, zone: str, reported: dict[str, tuple[int, int]], expires_at: int) -> None:
+        """Remember the silences reported (sensor -> (last window seen, window of the report))."""
         raise NotImplementedError
 
     def forget_silence(self, zone: str, sensor_ids: list[str]) -> None:

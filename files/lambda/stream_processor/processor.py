@@ -271,13 +271,13 @@ class Processor:
         silent = silent_sensors(seen, reported, current, w)
         if silent:
             self.publisher.publish([silence_alert(zone, s, seen[s], current, w) for s in silent])
-            self.store.mark_silent(zone, {s: seen[s] for s in silent}, now_s + cfg.ttl_seconds)
+            self.store.mark_silent(zone, {s: (seen[s], current) for s in silent}, now_s + cfg.ttl_seconds)
             alerts_by_type["SensorSilent"] = alerts_by_type.get("SensorSilent", 0) + len(silent)
         forget_before = now_s - cfg.ttl_seconds
         gone = {s for s, last in seen.items() if last < forget_before}
         if gone:
-            forget(self.store, zone, pages, gone, forget_before * 1000, now_s * 1000, now_s + cfg.ttl_seconds)
-            self.store.forget_silence(zone, sorted(gone & set(reported)))
+            forgotten = forget(self.store, zone, pages, gone, forget_before * 1000, now_s * 1000, now_s + cfg.ttl_seconds)
+            self.store.forget_silence(zone, sorted(forgotten & set(reported)))
         return sum(1 for last in seen.values() if last < current - 2 * w)
 
     # -- scheduled sweep ----------------------------------------------------------------------------------------

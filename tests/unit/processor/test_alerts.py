@@ -142,9 +142,12 @@ def test_no_drop_without_a_baseline(counts: list[int]) -> None:
 def test_silent_sensors() -> None:
     w = 60
     seen = {"fresh": NOW, "one-window": NOW - w, "two-windows": NOW - 2 * w, "gone": NOW - 3 * w, "reported": NOW - 5 * w}
-    assert silent_sensors(seen, {"reported": NOW - 5 * w}, NOW, w) == ["gone"]
-    # a sensor that came back and went silent again is a new episode
-    assert silent_sensors({"reported": NOW - 3 * w}, {"reported": NOW - 5 * w}, NOW, w) == ["reported"]
+    report = (NOW - 5 * w, NOW - 2 * w)  # last seen 5 windows ago, reported by the sweep of 2 windows ago
+    assert silent_sensors(seen, {"reported": report}, NOW, w) == ["gone"]
+    # a sensor that came back (seen in or after the report's window) and went silent again is a new episode
+    assert silent_sensors({"reported": NOW - 2 * w}, {"reported": report}, NOW + w, w) == ["reported"]
+    # a sensor page that caught up after the report, with a reading from before it, is the same silence
+    assert silent_sensors({"reported": NOW - 4 * w}, {"reported": report}, NOW + w, w) == []
 
 
 def test_sweep_reports_silence_once_and_data_drops() -> None:

@@ -129,15 +129,21 @@ def test_unprocessed_silence_marks_are_retried_then_reported() -> None:
     ddb = client("dynamodb")
     store = DynamoStore(ddb, "state", no_sleep()[0])
     unprocessed = {"state": [{"PutRequest": {"Item": {"pk": {"S": "ZONE#north"}, "sk": {"S": "SILENT#s2"}}}}]}
+    def put(sensor: str, last: int, reported: int) -> dict[str, Any]:
+        return {"PutRequest": {"Item": {
+            "pk": {"S": "ZONE#north"}, "sk": {"S": f"SILENT#{sensor}"}, "window_start": {"N": str(last)},
+            "reported_window": {"N": str(reported)}, "expires_at": {"N": "99"},
+        }}}
+
     with Stubber(ddb) as stub:
-        stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
+        stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed}, {"RequestItems": {"state": [put("s1", 60, 240), put("s2", 120, 300)]}})
         stub.add_response("batch_write_item", {})
-        store.mark_silent("north", {"s1": 60, "s2": 120}, 99)
+        store.mark_silent("north", {"s1": (60, 240), "s2": (120, 300)}, 99)
         assert store.writes == 2
         for _unused in range(4):
             stub.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
         with pytest.raises(EdgeError, match="1 item\\(s\\) not written"):
-            store.mark_silent("north", {"s2": 120}, 99)
+            store.mark_silent("north", {"s2": (120, 300)}, 99)
 
 
 def test_alert_state_write_is_conditional_and_a_lost_race_returns_false() -> None:

@@ -243,7 +243,7 @@ def test_the_sweep_forgets_sensors_silent_for_the_state_ttl() -> None:
     processor.handle_kinesis(kinesis_event([kinesis_record(reading("new", "north", (NOW + 86400 + W) * 1000), 4)]))
     processor.sweep()
     assert set(stored_ts(processor.store)) == {"new"}
-    assert processor.store.get_silence("north") == {"new": NOW}  # its old episode, kept while it is known
+    assert processor.store.get_silence("north") == {"new": (NOW, NOW + 3 * W)}  # its old episode, kept while it is known
 
 
 def test_page_index_is_stable_and_splits_by_the_next_bit() -> None:
