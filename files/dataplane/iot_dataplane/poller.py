@@ -2,7 +2,10 @@
 
 It reads the mapping and the function as the stack created them (batch size, batching window, starting position,
 retries, record age, bisection, on-failure destination, the function's environment), reads every shard in order,
-builds Kinesis events exactly as the Lambda service does, and invokes the real ``lambda_handler`` in this process.
+builds Kinesis events exactly as the Lambda service does, and invokes the real ``lambda_handler``. A batch goes out,
+as the service sends it, when it has BatchSize records, when its batching window has passed, or when one more record
+would take the event past Lambda's 6 MB invocation payload (large gateway records: a batch of 500 of them would be
+tens of MB, which Lambda cannot take).
 Like the service it honours ``batchItemFailures`` (everything before the first failed record is done, the batch is
 retried from there), bisects a batch whose invocation raised, retries with backoff up to ``MaximumRetryAttempts`` or
 ``MaximumRecordAgeInSeconds``, then sends the batch's description to the on-failure queue and moves on.
@@ -40,6 +43,7 @@ from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_c
 
 GET_RECORDS_LIMIT = 10000  # the API's maximum per call
 IDLE_POLL_SECONDS = 0.2
+INVOCATION_PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous invocation payload: the mapping cuts batches there
 SANDBOX_INIT_SECONDS = 60.0  # Lambda's init phase has its own limit (10 s); a loaded machine gets more here
 
 
@@ -464,6 +468,10 @@ class Poller:
             sweeper = Sandbox(handler.lambda_dir, handler.environment, handler.function, entry="sweep")
         self.sweeper = sweeper or handler
         self._dlq_url: str | None = None
+        # an event record's bytes besides its data, partition key and sequence number (the eventID repeats the number)
+        blank = {"Data": "", "PartitionKey": "", "SequenceNumber": "", "ApproximateArrivalTimestamp": time.time()}
+        self._record_overhead = len(json.dumps(kinesis_event_record(blank, "shardId-000000000000", mapping.stream_arn, region, role_arn))) + 2
+        self._record_bytes_seen = 0.0  # the mean size of the records read so far (how many records the next read needs)
 
     # --- shards and iterators ---------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -531,6 +539,9 @@ class Poller:
             # Only what the next batch still needs: AWS caps a call at 10 MB, moto at nothing, and a backlog of large
             # gateway records read at once made one response of hundreds of MB.
             limit = max(1, min(GET_RECORDS_LIMIT, self.mapping.batch_size - len(state.buffer)))
+            if self._record_bytes_seen:  # and no more than the next invocation's payload takes
+                buffered = sum(self._record_bytes(r) for r in state.buffer)
+                limit = max(1, min(limit, int((INVOCATION_PAYLOAD_LIMIT - buffered) / self._record_bytes_seen) + 1))
             page = self._call("GetRecords", self.kinesis.get_records, ShardIterator=state.iterator, Limit=limit)
         except Exception as exc:
             if error_code(exc) == "ExpiredIteratorException":
@@ -543,6 +554,8 @@ class Poller:
         self.stats.get_records_ms.append((time.monotonic() - started) * 1000)
         records = page.get("Records", [])
         if records:
+            mean = sum(self._record_bytes(r) for r in records) / len(records)
+            self._record_bytes_seen = mean if not self._record_bytes_seen else 0.8 * self._record_bytes_seen + 0.2 * mean
             if not state.buffer:
                 state.first_buffered = time.monotonic()
             state.buffer.extend(records)
@@ -552,11 +565,27 @@ class Poller:
             LOG.info("shard %s is closed (resharded)", state.shard_id)
 
     # --- invocations --------------------------------------------------------------------------------------------------
+    def _record_bytes(self, record: dict) -> int:
+        """The record's share of the event, as JSON (its data in base64)."""
+        data = record["Data"]
+        encoded = len(data) if isinstance(data, str) else 4 * ((len(data) + 2) // 3)
+        return encoded + len(record["PartitionKey"]) + 2 * len(record["SequenceNumber"]) + self._record_overhead
+
+    def _batch_length(self, buffer: list[dict]) -> int:
+        """How many of the buffered records the next batch takes: up to BatchSize, and no more than fit in one
+        invocation's payload (at least one)."""
+        total = len('{"Records": []}')
+        for count, record in enumerate(buffer[: self.mapping.batch_size]):
+            total += self._record_bytes(record)
+            if total > INVOCATION_PAYLOAD_LIMIT:
+                return max(1, count)
+        return min(len(buffer), self.mapping.batch_size)
+
     def _ready(self, state: ShardState) -> bool:
         if not state.buffer:
             return False
-        if len(state.buffer) >= self.mapping.batch_size or state.iterator is None:
-            return True
+        if state.iterator is None or self._batch_length(state.buffer) < len(state.buffer) or len(state.buffer) >= self.mapping.batch_size:
+            return True  # closed shard, a full payload, or a full batch
         waited = time.monotonic() - (state.first_buffered or time.monotonic())
         return waited >= self.mapping.batching_window
 
@@ -705,10 +734,10 @@ class Poller:
         """One pass over every shard; True when a batch was delivered."""
         delivered = False
         for state in list(self.shards.values()):
-            if len(state.buffer) < self.mapping.batch_size:
+            if len(state.buffer) < self.mapping.batch_size and self._batch_length(state.buffer) == len(state.buffer):
                 self._read(state)
             if self._ready(state):
-                batch = state.buffer[: self.mapping.batch_size]
+                batch = state.buffer[: self._batch_length(state.buffer)]
                 self.stats.batch_sizes.append(len(batch))
                 if state.first_buffered is not None:
                     self.stats.batch_wait_ms.append((time.monotonic() - state.first_buffered) * 1000)

@@ -10,6 +10,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -635,3 +636,25 @@ def test_the_pollers_client_keeps_the_base64_text_and_the_event_is_the_same() ->
     assert [r["Data"] for r in kept] == [base64.b64encode(r["Data"]).decode() for r in decoded]
     events = [[kinesis_event_record(r, "shardId-000000000000", STREAM_ARN, "us-east-1", "arn:role") for r in records] for records in (decoded, kept)]
     assert events[0] == events[1]
+
+
+def test_a_batch_stops_at_lambdas_6_mb_invocation_payload_and_reads_no_more_than_it_takes(tmp_path: Path) -> None:
+    from iot_dataplane.poller import INVOCATION_PAYLOAD_LIMIT
+
+    sizes: list[int] = []
+    poller, _sqs, calls = make_poller(tmp_path, lambda event: sizes.append(len(json.dumps(event))) or {}, batch_size=500,
+                                      starting_position="TRIM_HORIZON", batching_window=60.0)
+    poller.kinesis = FakeKinesis(0)
+    poller.kinesis.records = [record(s, bytes([s % 256]) * 700_000) for s in range(1, 41)]  # 40 records of ~0.9 MB as base64
+    poller.refresh_shards()
+    started = time.monotonic()
+    while sum(len(c) for c in calls) < 36:  # full payloads go at once, without waiting for the 60 s batching window
+        poller.run_once()
+        assert time.monotonic() - started < 30
+    poller.mapping.batching_window = 0.0  # the rest is less than a payload: it waits for the window
+    while sum(len(c) for c in calls) < 40:
+        poller.run_once()
+    assert [len(c) for c in calls] == [6, 6, 6, 6, 6, 6, 4]
+    assert [int(s) for c in calls for s in c] == list(range(1, 41))
+    assert max(sizes) <= INVOCATION_PAYLOAD_LIMIT and all(size > INVOCATION_PAYLOAD_LIMIT - 950_000 for size in sizes[:-1])
+    assert max(poller.kinesis.limits[1:]) <= 8  # after the first read, no read asks for more than a payload's worth
