@@ -99,7 +99,7 @@ def canonical_json(document):
 
 
 def device_policy_document(partition, region, account_id, rule_name, shadow_name=ROTATION_SHADOW):
-    """The one device policy of the data contract (DESIGN.md "Device identity and IoT policy").
+    """The one device policy of the data contract (docs/contracts.md, "Device identity and policy").
 
     The template's ``DevicePolicy`` is the same document; ``tests/unit/test_template.py`` compares the two.
     """

@@ -1,6 +1,6 @@
 """The device side of certificate rotation: the key store and the rotation agent (the simulator's devices).
 
-The channel is the thing's named shadow ``cert-rotation`` (the contract in the lead's DESIGN.md; the controller is the
+The channel is the thing's named shadow ``cert-rotation`` (the contract in docs/contracts.md; the controller is the
 collection's rotation module). The agent acts on the FULL desired document from ``get/accepted``: it publishes an
 empty ``.../cert-rotation/get`` when it connects and every poll interval, and a ``delta`` only makes it get at once.
 
