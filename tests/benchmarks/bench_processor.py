@@ -137,16 +137,18 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
     processor = Processor(settings(window_seconds=args.window), store, publisher, MemoryQuarantine(), telemetry, clock=lambda: clock_now[0])
     naive_table = NaiveTable()
     units_by_second: dict[int, int] = {}
+    requests_by_second: dict[int, int] = {}
     cpu = naive_cpu = 0.0
     readings = invocations = naive_readings = 0
     with contextlib.redirect_stdout(devnull):
         for now, records in lambda_batches(fleet, args.seconds, shape, shards, args.batching_window, args.batch_records):
             clock_now[0] = float(now)
-            units_before = store.units
+            units_before, requests_before = store.units, store.requests
             before = time.process_time()
             response = processor.handle_kinesis({"Records": records})
             cpu += time.process_time() - before
             units_by_second[now] = units_by_second.get(now, 0) + store.units - units_before
+            requests_by_second[now] = requests_by_second.get(now, 0) + store.requests - requests_before
             assert not response["batchItemFailures"], response
             invocations += 1
             if naive_readings < args.naive_readings:
@@ -173,6 +175,10 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
         "units_per_1000": store.units * 1000 / readings,
         # the busiest second of simulated time against the average second (write units)
         "peak_ratio": max(units_by_second.values()) * args.seconds / sum(units_by_second.values()),
+        "peak_units": max(units_by_second.values()),
+        "peak_requests": max(requests_by_second.values()),
+        "average_units": sum(units_by_second.values()) / args.seconds,
+        "average_requests": sum(requests_by_second.values()) / args.seconds,
         "alerts": len(publisher.alerts),
         "naive_rate": naive_readings / naive_cpu if naive_cpu else 0.0,
         "naive_writes_per_1000": naive_table.writes * 1000 / naive_readings if naive_readings else 0.0,
@@ -210,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
+    peaks: list[str] = []
     for shape in shapes:
         shards = args.gateway_shards if shape == "gateway" else args.single_shards
         result = run(args, shape, shards, devnull)
@@ -220,8 +227,13 @@ def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
             f"{result['writes_per_1000']:>11.2f}{result['live_writes_per_1000']:>11.3f}{result['requests_per_1000']:>13.2f}{result['naive_rate']:>12,.0f}"
             f"{result['naive_writes_per_1000']:>12.0f}{ratio:>9.2f}x{result['units_per_1000']:>10.2f}{result['peak_ratio']:>10.2f}"
         )
+        peaks.append(
+            f"{label}: busiest second of simulated time {result['peak_units']:,} write units and {result['peak_requests']:,} write "
+            f"requests; average second {result['average_units']:,.0f} units, {result['average_requests']:,.0f} requests"
+        )
         if shape == shapes[0]:
             live = live_view_figures(result["store"], result["now"], args.window, args.renders)
+    print("\n".join(peaks))
     print(
         f"live view at {live['zones']} zones (from the table this run filled): {live['requests']} DynamoDB request(s) "
         f"per render ({live['bytes'] / 1024:.0f} KB of digests), render CPU p50 {live['p50_ms']:.1f} ms, "
