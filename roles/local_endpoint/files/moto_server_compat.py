@@ -87,7 +87,7 @@ Four more only make moto fast enough for the data plane's rates, like 10-14; the
     are now kept alive between requests (HTTP/1.1, as AWS does), unless the client asks to close or sends a chunked
     body; whatever a handler leaves unread of a request body is read before the next request, and responses go out
     at once (TCP_NODELAY: werkzeug writes headers and body apart, and Nagle's algorithm would hold the body for the
-    client's delayed acknowledgement, about 40 ms per request).
+    client's delayed acknowledgement, about 40 ms per request) and, up to 64 KB, in one send.
 22. DynamoDB UpdateItem parses its UpdateExpression twice per request (once to check the names and values used,
     once to run it) and deep-copies the parsed tree with copy.deepcopy before validating it (about a third of an
     update's time). A parsed expression is now kept per expression text (the processor sends the same few
@@ -588,6 +588,7 @@ class KeepAliveRequestHandler(MotoRequestHandler):
     handler reads exactly the rest of the request's body instead and leaves the next request on the connection."""
 
     timeout = 300  # an idle kept-alive connection is closed after this long (clients reconnect)
+    wbufsize = 65536  # a response's headers and body leave in one send (werkzeug flushes after writing the body)
     _body: LimitedStream | None = None
     _socket: Any = None
 
@@ -628,6 +629,8 @@ class KeepAliveRequestHandler(MotoRequestHandler):
             if self._socket is not None:
                 self.rfile, self.connection = self._socket
                 self._socket = None
+            with contextlib.suppress(OSError, ValueError):
+                self.wfile.flush()  # werkzeug writes a chunked response's last chunk without a flush
         if self._body is not None:
             self._body.exhaust()  # what the handler did not read of the body, so the next request line is found
             self._body = None
