@@ -129,6 +129,7 @@ def test_unprocessed_silence_marks_are_retried_then_reported() -> None:
     ddb = client("dynamodb")
     store = DynamoStore(ddb, "state", no_sleep()[0])
     unprocessed = {"state": [{"PutRequest": {"Item": {"pk": {"S": "ZONE#north"}, "sk": {"S": "SILENT#s2"}}}}]}
+
     def put(sensor: str, last: int, reported: int) -> dict[str, Any]:
         return {"PutRequest": {"Item": {
             "pk": {"S": "ZONE#north"}, "sk": {"S": f"SILENT#{sensor}"}, "window_start": {"N": str(last)},
