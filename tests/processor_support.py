@@ -339,7 +339,9 @@ class Clock:
 
 
 def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"table_name": "state", "event_bus_name": "alerts", "quarantine_queue_url": "q"}
+    # One zone writer: the in-memory store's counters and the fault rules are not made for threads (the concurrent
+    # writers are tested in test_exactly_once.py against a store that locks).
+    values: dict[str, Any] = {"table_name": "state", "event_bus_name": "alerts", "quarantine_queue_url": "q", "write_concurrency": 1}
     values.update(overrides)
     return Settings(**values)
 

@@ -28,6 +28,7 @@ class Settings:
     sweep_grace_seconds: int = 10
     free_flow_speed_kmh: float = 60.0
     max_future_ms: int = 300_000
+    write_concurrency: int = 8  # zones whose window items are written at the same time within one invocation
 
     @property
     def window_ms(self) -> int:
@@ -80,6 +81,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         drop_baseline_windows=env_number(env, "DROP_BASELINE_WINDOWS", 5, 2, 60),
         sweep_grace_seconds=env_number(env, "SWEEP_GRACE_SECONDS", 10, 0, 3600),
         free_flow_speed_kmh=env_number(env, "FREE_FLOW_SPEED_KMH", 60.0, 5.0, 300.0),
+        write_concurrency=env_number(env, "WRITE_CONCURRENCY", 8, 1, 16),
     )
     if settings.congestion_clear_threshold >= settings.congestion_threshold:
         raise ConfigError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from .aggregate import Contribution, contribution
@@ -51,6 +52,7 @@ class Processor:
         self.zone_states: dict[str, ZoneState] = {}
         self.known_zones: set[str] = set()
         self.sensor_state = SensorStateWriter(store, settings.window_seconds)
+        self._pool: ThreadPoolExecutor | None = None  # the zone writers, started with the first batch of many zones
 
     # -- Kinesis ------------------------------------------------------------------------------------------------
     def handle_kinesis(self, event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
@@ -132,17 +134,28 @@ class Processor:
         live: dict[tuple[int, str], dict[str, tuple[WindowResult, int]]],
     ) -> tuple[dict[str, float], dict[str, int], int, int]:
         """Add each zone-window group to its item and decide its alert; ``live`` gets each item's totals after the
-        call (and the group's first record) for the live view's digests."""
+        call (and the group's first record) for the live view's digests.
+
+        Zones are independent: up to ``write_concurrency`` zones are written at the same time (boto3 clients are
+        thread-safe), each zone's groups in window order so that its alert state moves forward in time. What the
+        zones report is merged here, in one thread."""
+        by_zone: dict[str, list[tuple[tuple[str, int, str], list[list]]]] = {}
+        for key, entries in sorted(batch.groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            by_zone.setdefault(key[0], []).append((key, entries))
+        workers = min(self.settings.write_concurrency, len(by_zone))
+        if workers > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.settings.write_concurrency, thread_name_prefix="zone-writer")
+            outcomes = [o for zone_outcomes in self._pool.map(lambda g: self._zone_windows(g, expires_at, now_s), by_zone.values())
+                        for o in zone_outcomes]
+        else:
+            outcomes = [o for groups in by_zone.values() for o in self._zone_windows(groups, expires_at, now_s)]
         zone_index: dict[str, float] = {}
         alerts_by_type: dict[str, int] = {}
         applied = skipped = 0
-        # oldest window first, so that a zone's alert state moves forward in time within a batch
-        for (zone, window_start, shard), entries in sorted(batch.groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            first = entries[0][1]
-            try:
-                result = self._add_window(zone, window_start, shard, entries, expires_at, now_s)
-            except EdgeError as exc:
-                self.telemetry.error("zone window write failed", zone=zone, window_start=window_start, error=str(exc))
+        for (zone, window_start, shard), first, result, alert, error in outcomes:
+            if result is None:
+                self.telemetry.error("zone window write failed", zone=zone, window_start=window_start, error=error)
                 failed.append(first)
                 continue
             if result.applied:
@@ -156,16 +169,34 @@ class Processor:
             live.setdefault((window_start, shard_id), {})[zone if key == zone else f"{zone}#{key}"] = (result, first)
             if result.count:
                 zone_index[zone] = result.congestion_sum / result.count
+            if error is not None:
+                # The window is stored; delivering the records again re-evaluates it from the stored totals.
+                self.telemetry.error("alert failed", zone=zone, window_start=window_start, error=error)
+                failed.append(first)
+            elif alert is not None:
+                alerts_by_type[alert.detail_type] = alerts_by_type.get(alert.detail_type, 0) + 1
+        return zone_index, alerts_by_type, applied, skipped
+
+    def _zone_windows(
+        self, groups: list[tuple[tuple[str, int, str], list[list]]], expires_at: int, now_s: int
+    ) -> list[tuple[tuple[str, int, str], int, WindowResult | None, Alert | None, str | None]]:
+        """One zone's groups, oldest window first: (key, first record, the item's totals or None when the write
+        failed, the alert raised, the error)."""
+        outcomes: list[tuple[tuple[str, int, str], int, WindowResult | None, Alert | None, str | None]] = []
+        for (zone, window_start, shard), entries in groups:
+            first = entries[0][1]
+            try:
+                result = self._add_window(zone, window_start, shard, entries, expires_at, now_s)
+            except EdgeError as exc:
+                outcomes.append(((zone, window_start, shard), first, None, None, str(exc)))
+                continue
             try:
                 alert = self._congestion(zone, window_start, result, now_s)
             except EdgeError as exc:
-                # The window is stored; delivering the records again re-evaluates it from the stored totals.
-                self.telemetry.error("alert failed", zone=zone, window_start=window_start, error=str(exc))
-                failed.append(first)
+                outcomes.append(((zone, window_start, shard), first, result, None, str(exc)))
                 continue
-            if alert is not None:
-                alerts_by_type[alert.detail_type] = alerts_by_type.get(alert.detail_type, 0) + 1
-        return zone_index, alerts_by_type, applied, skipped
+            outcomes.append(((zone, window_start, shard), first, result, alert, None))
+        return outcomes
 
     def _add_window(
         self, zone: str, window_start: int, shard: str, entries: list[list], expires_at: int, now_s: int

@@ -223,6 +223,7 @@ BASE_ENV = {"TABLE_NAME": "t", "EVENT_BUS_NAME": "b"}
         ({"CONGESTION_CLEAR_THRESHOLD": "0.7"}, "CONGESTION_CLEAR_THRESHOLD: must be below CONGESTION_THRESHOLD"),
         ({"MIN_READINGS": "0"}, "MIN_READINGS: 0 is outside"),
         ({"STATE_TTL_DAYS": "x"}, "STATE_TTL_DAYS: 'x' is not an integer"),
+        ({"WRITE_CONCURRENCY": "0"}, "WRITE_CONCURRENCY: 0 is outside 1..16"),
     ],
 )
 def test_configuration_errors_name_the_variable_and_rule(env: dict[str, str], message: str) -> None:
@@ -234,3 +235,4 @@ def test_configuration_defaults_follow_the_contract() -> None:
     settings = from_env(BASE_ENV)
     assert (settings.window_seconds, settings.congestion_threshold, settings.congestion_clear_threshold, settings.min_readings) == (60, 0.7, 0.5, 5)
     assert settings.quarantine_queue_url is None
+    assert settings.write_concurrency == 8

@@ -8,11 +8,12 @@ of the stored counts must equal the number of distinct accepted readings, per zo
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from processor_support import Faults, kinesis_event, kinesis_record, make_processor, reading
+from processor_support import Faults, MemoryStore, kinesis_event, kinesis_record, make_processor, reading
 from stream_processor.live_read import build_view
 
 NOW = 1_767_225_600.0
@@ -194,3 +195,46 @@ def test_parallel_batches_of_one_shard_keep_counts_exact_when_payload_zone_diffe
     # the live view adds the two lanes of the shard up; neither overwrote the other in the shard's digest
     assert live_counts(processor.store) == {("north", ts // 60_000 * 60): 4}
     assert len(processor.store.live) == 1
+
+
+class LockedStore(MemoryStore):
+    """The in-memory store with a lock, for the processor's concurrent zone writers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.threads: set[str] = set()
+
+    def add_window(self, *args: Any) -> Any:
+        with self.lock:
+            self.threads.add(threading.current_thread().name)
+            return super().add_window(*args)
+
+    def get_zone_state(self, zone: str) -> Any:
+        with self.lock:
+            return super().get_zone_state(zone)
+
+    def set_congestion(self, *args: Any) -> Any:
+        with self.lock:
+            return super().set_congestion(*args)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), size=st.integers(5, 40), gateway=st.booleans())
+def test_concurrent_zone_writers_store_and_alert_what_one_writer_does(seed: int, size: int, gateway: bool) -> None:
+    """WRITE_CONCURRENCY zones at a time give the same windows, digests and alerts as one zone after another, also
+    when the batch is delivered again."""
+    records, expected = stream(seed, size, gateway)
+    results = []
+    for concurrency in (1, 8):
+        processor = make_processor(NOW, write_concurrency=concurrency)
+        processor.store = processor.sensor_state.store = LockedStore()
+        for _round in range(2):
+            assert processor.handle_kinesis(kinesis_event(records)) == {"batchItemFailures": []}
+        alerts = sorted((a.detail_type, a.detail["zone"], a.detail["window_start"]) for a in processor.publisher.alerts)
+        results.append((processor.store.zone_window_counts(), live_counts(processor.store), alerts, processor.store.threads))
+    (one, one_live, one_alerts, one_threads), (many, many_live, many_alerts, many_threads) = results
+    assert one == many == expected and one_live == many_live and one_alerts == many_alerts
+    assert one_threads == {"MainThread"}
+    if len({zone for zone, _window in expected}) > 1:
+        assert any(name.startswith("zone-writer") for name in many_threads)
