@@ -423,14 +423,14 @@ def test_connections_are_kept_alive_and_unread_bodies_do_not_break_the_next_requ
     body = "Action=ListStacks&Version=2010-05-15"
     signed = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=x"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": signed}
-    for _ in range(3):  # one connection, three requests
+    for _request in range(3):  # one connection, three requests
         conn.request("POST", "/", body=body, headers=headers)
         response = conn.getresponse()
         assert response.status == 200 and b"ListStacksResponse" in response.read()
         assert (response.getheader("Connection") or "").lower() != "close"
     sock = conn.sock
     took = []
-    for _ in range(9):  # responses leave at once: Nagle's algorithm would hold each body ~40 ms for the client's ACK
+    for _request in range(9):  # responses leave at once: Nagle's algorithm would hold each body ~40 ms for the client's ACK
         started = time.monotonic()
         conn.request("POST", "/", body=body, headers=headers)
         conn.getresponse().read()

@@ -761,6 +761,7 @@ BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[me
 Shard.get_records = shard_get_records  # type: ignore[method-assign]
 KinesisBackend.put_records = put_records  # type: ignore[method-assign]
 
+
 # --- 15: IoT ListCACertificates ----------------------------------------------------------------------------------------
 def list_ca_certificates(self: IoTResponse) -> Any:
     certificates = sorted(self.iot_backend.ca_certificates.values(), key=lambda c: c.creation_date)
