@@ -202,15 +202,21 @@ def make_poller(tmp_path: Path, handler, **mapping: Any) -> tuple[Poller, FakeSq
         calls.append([r["kinesis"]["sequenceNumber"] for r in event["Records"]])
         return handler(event)
 
+    poller, sqs = poller_with(tmp_path, recording, **{"max_retries": 2, **mapping})
+    return poller, sqs, calls
+
+
+def poller_with(tmp_path: Path, handler: Any, **mapping: Any) -> tuple[Poller, FakeSqs]:
+    """A poller of one test stream with ``handler`` as the function, no backoff, a fake on-failure queue."""
     sqs = FakeSqs()
     settings = {"stream_arn": STREAM_ARN, "batch_size": 10, "report_item_failures": True, "bisect": True,
-                "max_retries": 2, "on_failure_arn": "arn:aws:sqs:us-east-1:123456789012:dead", **mapping}
-    poller = Poller(kinesis=None, sqs=sqs, mapping=Mapping(**settings), handler=recording,
+                "max_retries": 1, "on_failure_arn": "arn:aws:sqs:us-east-1:123456789012:dead", **mapping}
+    poller = Poller(kinesis=None, sqs=sqs, mapping=Mapping(**settings), handler=handler,
                     context_factory=lambda: None, region="us-east-1", role_arn="arn:role", function_arn="arn:fn",
                     checkpoints=Checkpoints(tmp_path / "cp"), beacon=Beacon(None, None), sweep_seconds=None,
                     max_backoff=0.0)
     poller._sleep = lambda attempt: None
-    return poller, sqs, calls
+    return poller, sqs
 
 
 def deliver(poller: Poller, seqs: range) -> None:
@@ -493,15 +499,7 @@ def log_entries(calls: Path) -> list[dict]:
 
 
 def sandboxed_poller(tmp_path: Path, function: Sandbox, **mapping: Any) -> tuple[Poller, FakeSqs]:
-    sqs = FakeSqs()
-    settings = {"stream_arn": STREAM_ARN, "batch_size": 10, "report_item_failures": True, "bisect": True,
-                "max_retries": 1, "on_failure_arn": "arn:aws:sqs:us-east-1:123456789012:dead", **mapping}
-    poller = Poller(kinesis=None, sqs=sqs, mapping=Mapping(**settings), handler=function,
-                    context_factory=lambda: None, region="us-east-1", role_arn="arn:role", function_arn="arn:fn",
-                    checkpoints=Checkpoints(tmp_path / "cp"), beacon=Beacon(None, None), sweep_seconds=None,
-                    max_backoff=0.0)
-    poller._sleep = lambda attempt: None
-    return poller, sqs
+    return poller_with(tmp_path, function, **mapping)
 
 
 def deliver_orders(poller: Poller, orders: list[dict]) -> None:
