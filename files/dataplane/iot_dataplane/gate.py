@@ -354,10 +354,23 @@ class Registry:
             raise
 
     def _by_serial(self, cert: x509.Certificate, der: bytes) -> dict[str, Any] | None:
-        """The registration of this certificate found among the local CA's (registered with other PEM text)."""
-        if time.monotonic() - self.listed_at > self.index_seconds:
-            self.listed = self.index.listing() or {}
-            self.listed_at = time.monotonic()
+        """The registration of this certificate found among the local CA's (registered with other PEM text). A
+        listing up to ``index_seconds`` old is used first; when it does not hold the certificate, the CA's
+        certificates are listed again (the certificate may have been registered since), once per CONNECT."""
+        fresh = time.monotonic() - self.listed_at > self.index_seconds
+        if fresh:
+            self._list()
+        found = self._find(cert, der)
+        if found is None and not fresh:
+            self._list()
+            found = self._find(cert, der)
+        return found
+
+    def _list(self) -> None:
+        self.listed = self.index.listing() or {}
+        self.listed_at = time.monotonic()
+
+    def _find(self, cert: x509.Certificate, der: bytes) -> dict[str, Any] | None:
         for cert_id, serial in list(self.index.seen.items()):
             if serial == cert.serial_number and cert_id in self.listed:
                 description = self._describe(cert_id)
