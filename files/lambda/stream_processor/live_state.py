@@ -207,9 +207,9 @@ class SensorStateWriter:
     ``add_batch`` takes a batch's newest reading per sensor; ``flush`` (called once per invocation) writes every
     page whose turn has come since this container last wrote it and that has newer readings, and returns the sensors
     it could not write (they stay pending: the processor reports the records of the current batch among them as
-    failed, so that Lambda delivers them again, and the next invocation tries again). The page cache and the pending
-    readings are hints: the conditional writes are the truth. A zone this container has not read yet is read
-    (consistently) at its first page's turn, and all its pages with readings are written then.
+    failed, so that Lambda delivers them again, and the next invocation tries again). The page cache is a hint: the
+    conditional writes are the truth. A zone this container has not read yet is read (consistently) at its first
+    page's turn, and all its pages with readings are written then.
 
     The pending readings are the one copy of a sensor's newest readings until their page's turn: their records are
     acknowledged to Kinesis already. A container that Lambda retires (or stops invoking) with readings pending
