@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .aggregate import Contribution, contribution
 from .alerts import (
@@ -26,6 +26,9 @@ from .ports import EdgeError, Publisher, Quarantine, Store, WindowResult
 from .readings import Caches, ParsedBatch, Reject, parse_batch
 
 MAX_REDELIVERY_ROUNDS = 3
+# What one zone-window group came to: (zone, window start, shard), its first record, the item's totals (None when the
+# write failed), the alert raised, the error.
+ZoneOutcome = tuple[tuple[str, int, str], int, Optional[WindowResult], Optional[Alert], Optional[str]]
 
 
 class Processor:
@@ -179,10 +182,10 @@ class Processor:
 
     def _zone_windows(
         self, groups: list[tuple[tuple[str, int, str], list[list]]], expires_at: int, now_s: int
-    ) -> list[tuple[tuple[str, int, str], int, WindowResult | None, Alert | None, str | None]]:
+    ) -> list[ZoneOutcome]:
         """One zone's groups, oldest window first: (key, first record, the item's totals or None when the write
         failed, the alert raised, the error)."""
-        outcomes: list[tuple[tuple[str, int, str], int, WindowResult | None, Alert | None, str | None]] = []
+        outcomes: list[ZoneOutcome] = []
         for (zone, window_start, shard), entries in groups:
             first = entries[0][1]
             try:
