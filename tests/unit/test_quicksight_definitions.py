@@ -7,14 +7,18 @@
   against CreateDashboard's Definition; its ids are unique and every id it refers to exists.
 - (c) Every DataSetIdentifier and column the dashboard uses exists in the data set files, with a type that fits its use.
 - (d) Every Glue column the SQL reads exists in the template's HistoryTable with the type the SQL expects, the gateway
-  UNNEST names the struct's fields in their Glue order, and the readings data set exposes every reading field.
+  UNNEST names the struct's fields in their Glue order, the columns struct (columnar gateway messages) holds every
+  reading field the processor takes as a column as an array of the right type and the SQL reads each, and the
+  readings data set exposes every reading field.
 - (e) The SQL runs: sqlglot transpiles the Athena (Trino) SQL to DuckDB, which runs it against a table built from the
-  template's Glue schema, holding telemetry messages as Firehose would write them; the results are compared with what
-  the stream processor itself (parse_batch, congestion_decision) makes of the same messages.
+  template's Glue schema, holding telemetry messages (single readings, gateway batches, columnar gateway messages) as
+  Firehose would write them; the results are compared with what the stream processor itself (parse_batch,
+  congestion_decision) makes of the same messages.
 
-What (e) cannot show: that Athena accepts the SQL (DuckDB and sqlglot stand in for Trino; the one dialect rewrite is
-the UNNEST of a row array, below), how Firehose's JSON-to-Parquet conversion coerces a value of the wrong JSON type,
-and that partition projection prunes on the dt filter.
+What (e) cannot show: that Athena accepts the SQL (DuckDB and sqlglot stand in for Trino; the dialect rewrites are
+the UNNEST of a row array and Trino's own sequence and element_at, see to_duckdb), how Firehose's JSON-to-Parquet
+conversion coerces a value of the wrong JSON type or an empty columns object, and that partition projection prunes on
+the dt filter.
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ import yaml
 from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from botocore.validate import ParamValidator
-from processor_support import SHARD  # first: it puts files/lambda on sys.path for stream_processor
+from processor_support import SHARD, columnar  # first: it puts files/lambda on sys.path for stream_processor
 from sqlglot import exp
 from stream_processor.alerts import CONGESTION_ALERT, ZoneState, congestion_decision
-from stream_processor.readings import Caches, parse_batch
+from stream_processor.readings import COLUMN_FIELDS, Caches, parse_batch
 
 from ansible_collections.smartcity.iot_analytics.plugins.modules import quicksight_dashboard, quicksight_data_set
 from conftest import ROOT
@@ -671,18 +675,25 @@ READING_FIELDS = {
     "congestion_index": (NUMBER_TYPES, "congestion_index"),
 }
 QUICKSIGHT_TYPE = {"string": "STRING", **dict.fromkeys(INTEGER_TYPES, "INTEGER"), "double": "DECIMAL", "float": "DECIMAL"}
+# The Glue columns that hold a gateway message's readings rather than a reading field: readings (an array of reading
+# structs) and columns (a struct of one array per reading field, COLUMN_FIELDS of the processor; zone is the message's).
+BATCH_COLUMNS = {"readings", "columns"}
 
 
 def glue_problems(sql: str, glue: dict[str, Any]) -> list[str]:
-    """What in ``sql`` does not fit the Glue table: columns it reads that are not there, a type the SQL does not
-    handle, and an UNNEST whose names do not follow the struct's fields."""
+    """What in ``sql`` does not fit the Glue table: columns and fields it reads that are not there, fields it does not
+    read, a type the SQL does not handle, and an UNNEST whose names do not follow the struct's fields."""
     problems = []
     tree = parse_sql(sql)
     columns, partitions = glue["columns"], glue["partitions"]
     readings_type = columns.get("readings")
     if not (isinstance(readings_type, tuple) and readings_type[0] == "array" and readings_type[1][0] == "struct"):
         return [f"Glue column readings is {readings_type!r}, not an array of structs"]
+    columns_type = columns.get("columns")
+    if not (isinstance(columns_type, tuple) and columns_type[0] == "struct"):
+        return [f"Glue column columns is {columns_type!r}, not a struct"]
     struct_fields = dict(readings_type[1][1])
+    column_fields = dict(columns_type[1])
     sources = {table.sql(dialect="trino") for table in tree.find_all(exp.Table) if table.args.get("db")}
     expected_source = f'"{VARIABLES["quicksight_glue_database"]}"."{glue["name"]}"'
     if sources != {expected_source}:
@@ -690,34 +701,65 @@ def glue_problems(sql: str, glue: dict[str, Any]) -> list[str]:
     read_top = {column.name for column in tree.find_all(exp.Column) if column.table == "t"}
     read_struct = {column.name for column in tree.find_all(exp.Column) if column.table == "r"}
     read_struct |= {dot.name for dot in tree.find_all(exp.Dot) if isinstance(dot.this, exp.Column) and dot.this.name == "x"}
+    # t.columns.<field>: sqlglot reads it as column <field> of table "columns" in database "t"
+    read_columns = {column.name for column in tree.find_all(exp.Column) if column.db == "t" and column.table == "columns"}
     for name in sorted(read_top - set(columns) - set(partitions)):
         problems.append(f"the SQL reads t.{name}, which the Glue table does not have")
     for name in sorted(read_struct - set(struct_fields)):
         problems.append(f"the SQL reads the reading field {name}, which the readings struct does not have")
-    for name in sorted((set(columns) - {"readings"}) - read_top):
+    for name in sorted(read_columns - set(column_fields)):
+        problems.append(f"the SQL reads the columns field {name}, which the columns struct does not have")
+    for name in sorted((set(columns) - BATCH_COLUMNS) - read_top):
         problems.append(f"the single-reading branch does not read the Glue column {name}")
     for name in sorted(set(struct_fields) - read_struct):
         problems.append(f"the gateway branch does not read the readings field {name}")
-    unnests = list(tree.find_all(exp.Unnest))
-    for unnest in unnests:
+    for name in sorted(set(column_fields) - read_columns):
+        problems.append(f"the columnar branch does not read the columns field {name}")
+    problems.extend(unnest_problems(tree, list(struct_fields)))
+    return problems + type_problems(glue, struct_fields, column_fields)
+
+
+def unnest_problems(tree: exp.Expression, struct_fields: list[str]) -> list[str]:
+    """The gateway UNNEST of t.readings must name the struct's fields in their Glue order; the columnar branch needs
+    its UNNEST of an index sequence; any other UNNEST is one this check does not know."""
+    problems, kinds = [], []
+    for unnest in tree.find_all(exp.Unnest):
+        (source,) = unnest.expressions
         names = [column.name for column in unnest.args["alias"].columns]
-        if names != list(struct_fields):
-            problems.append(f"UNNEST names {names}, but the struct's fields are {list(struct_fields)} (Trino binds them by position)")
-    if not unnests:
-        problems.append("the SQL does not UNNEST the gateway readings")
-    return problems + type_problems(glue, struct_fields)
+        if isinstance(source, exp.Column) and source.table == "t" and source.name == "readings":
+            kinds.append("readings")
+            if names != struct_fields:
+                problems.append(f"UNNEST names {names}, but the struct's fields are {struct_fields} (Trino binds them by position)")
+        elif isinstance(source, exp.GenerateSeries):
+            kinds.append("index")
+        else:
+            problems.append(f"an UNNEST of {source.sql(dialect='trino')}, neither the gateway readings nor the columnar index")
+    if kinds.count("readings") != 1:
+        problems.append(f"the SQL must UNNEST the gateway readings once, it does {kinds.count('readings')} times")
+    if kinds.count("index") != 1:
+        problems.append(f"the SQL must UNNEST the columnar message's row index (a sequence) once, it does {kinds.count('index')} times")
+    return problems
 
 
-def type_problems(glue: dict[str, Any], struct_fields: dict[str, Any]) -> list[str]:
-    """Glue types the SQL does not handle as it is written (see READING_FIELDS), and columns it does not know."""
+def type_problems(glue: dict[str, Any], struct_fields: dict[str, Any], column_fields: dict[str, Any]) -> list[str]:
+    """Glue types the SQL does not handle as it is written (see READING_FIELDS), and columns and fields it does not
+    know: each reading field is a column and a readings field of its type, and each field the processor takes as a
+    column (COLUMN_FIELDS) a columns field holding an array of that type."""
     problems = []
     columns, partitions = glue["columns"], glue["partitions"]
     for name, (types, _column) in READING_FIELDS.items():
         for where, kind in (("column", columns.get(name)), ("readings field", struct_fields.get(name))):
             if kind not in types:
                 problems.append(f"Glue {where} {name} is {kind!r}; the SQL handles {sorted(types)}")
-    for name in sorted(set(columns) - {"readings"} - set(READING_FIELDS)):
+    for name in COLUMN_FIELDS:
+        types = READING_FIELDS[name][0] if name in READING_FIELDS else set()
+        kind = column_fields.get(name)
+        if not (isinstance(kind, tuple) and kind[0] == "array" and kind[1] in types):
+            problems.append(f"Glue columns field {name} is {kind!r}; the SQL handles an array of {sorted(types)}")
+    for name in sorted(set(columns) - BATCH_COLUMNS - set(READING_FIELDS)):
         problems.append(f"Glue column {name} is new to the SQL: handle it and add it to READING_FIELDS")
+    for name in sorted(set(column_fields) - set(COLUMN_FIELDS)):
+        problems.append(f"Glue columns field {name} is not a column the processor reads (COLUMN_FIELDS): it would be ignored")
     if partitions.get("dt") != "string":
         problems.append(f"the SQL filters and exposes the partition dt (string), the table has {partitions}")
     return problems
@@ -754,6 +796,18 @@ def _retype(glue: dict[str, Any], name: str, kind: str) -> dict[str, Any]:
     return changed
 
 
+def _change_columns_field(glue: dict[str, Any], name: str, new_name: str | None, kind: Any = None) -> dict[str, Any]:
+    """The columns struct with field ``name`` renamed to ``new_name`` (None: left out) and, given ``kind``, retyped;
+    a ``name`` the struct does not have is added."""
+    changed = copy.deepcopy(glue)
+    fields = dict(changed["columns"]["columns"][1])
+    old_kind = fields.pop(name, None)
+    if new_name is not None:
+        fields[new_name] = old_kind if kind is None else kind
+    changed["columns"]["columns"] = ("struct", list(fields.items()))
+    return changed
+
+
 GLUE_CHANGES = [
     ("a renamed column", lambda glue: _rename(glue, "avg_speed_kmh", "speed_kmh")),
     ("a renamed readings field", lambda glue: _rename_field(glue, "occupancy", "occupancy_ratio")),
@@ -761,6 +815,14 @@ GLUE_CHANGES = [
     ("ts as a timestamp", lambda glue: _retype(glue, "ts", "timestamp")),
     ("vehicle_count as a double", lambda glue: _retype(glue, "vehicle_count", "double")),
     ("a new column", lambda glue: _retype(glue, "lane", "string")),
+    ("no columns column", lambda glue: {**glue, "columns": {k: v for k, v in glue["columns"].items() if k != "columns"}}),
+    ("columns as an array of structs", lambda glue: _retype(glue, "columns", glue["columns"]["readings"])),
+    ("a renamed columns field", lambda glue: _change_columns_field(glue, "avg_speed_kmh", "speed_kmh")),
+    ("a columns field left out", lambda glue: _change_columns_field(glue, "congestion_index", None)),
+    ("columns.vehicle_count as an array of doubles", lambda glue: _change_columns_field(glue, "vehicle_count", "vehicle_count", ("array", "double"))),
+    ("columns.ts as an array of timestamps", lambda glue: _change_columns_field(glue, "ts", "ts", ("array", "timestamp"))),
+    ("columns.occupancy not an array", lambda glue: _change_columns_field(glue, "occupancy", "occupancy", "double")),
+    ("a new columns field", lambda glue: _change_columns_field(glue, "lane", "lane", ("array", "int"))),
 ]
 
 
@@ -772,7 +834,8 @@ def test_a_glue_change_breaks_the_sql_check(what, change, data_sets):
 def test_readings_exposes_every_reading_field_of_the_glue_table(data_sets):
     exposed = {column["name"]: column["type"] for column in data_sets["readings"]["columns"]}
     struct_fields = dict(GLUE["columns"]["readings"][1][1])
-    for name in (set(GLUE["columns"]) - {"readings"}) | set(struct_fields):
+    column_fields = dict(GLUE["columns"]["columns"][1])
+    for name in (set(GLUE["columns"]) - BATCH_COLUMNS) | set(struct_fields) | set(column_fields):
         assert name in READING_FIELDS, f"Glue reading field {name} has no column in the readings data set"
         column = READING_FIELDS[name][1]
         assert column in exposed, f"readings lacks {column} (Glue {name})"
@@ -849,29 +912,67 @@ def duckdb_type(kind: Any) -> str:
     return {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE", "float": "FLOAT"}[kind]
 
 
-def to_duckdb(sql: str) -> str:
-    """The Athena SQL for DuckDB: sqlglot's Trino-to-DuckDB transpilation, current_date pinned to TODAY, and the one
-    rewrite sqlglot does not make: Trino's UNNEST of an array of rows yields one column per field, DuckDB needs
-    UNNEST(..., recursive := true) in a LATERAL subquery for that (the alias list still names them by position)."""
-    tree = parse_sql(sql).transform(
-        lambda node: exp.cast(exp.Literal.string(TODAY.isoformat()), "date") if isinstance(node, exp.CurrentDate) else node
+# Trino's sequence(start, stop) counts down when stop < start (sequence(1, 0) is [1, 0], where DuckDB's
+# generate_series gives []) and fails past 10,000 elements; its element_at fails on index 0 (DuckDB's list[0] is NULL).
+TRINO_SEQUENCE = """
+    CASE WHEN abs(STOP - START) + 1 > 10000 THEN error('result of sequence function must not have more than 10000 entries')
+         WHEN STOP < START THEN sequence(START, STOP, -1)
+         ELSE sequence(START, STOP)
+    END"""
+TRINO_ELEMENT_AT = "CASE WHEN INDEX = 0 THEN error('SQL array indices start at 1') ELSE element_at(ARRAY_, INDEX) END"
+
+
+def _fill(template: str, **values: exp.Expression) -> exp.Expression:
+    return parse_sql(template).transform(
+        lambda node: exp.Paren(this=values[node.name].copy()) if isinstance(node, exp.Column) and node.name in values else node
     )
-    text = tree.sql(dialect="duckdb")
+
+
+def _as_trino(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.CurrentDate):
+        return exp.cast(exp.Literal.string(TODAY.isoformat()), "date")
+    if isinstance(node, exp.GenerateSeries) and node.args.get("step") is None:
+        return _fill(TRINO_SEQUENCE, START=node.args["start"], STOP=node.args["end"])
+    index = node.expressions[0] if isinstance(node, exp.Bracket) and node.args.get("safe") else None
+    if index is not None and not (isinstance(index, exp.Literal) and int(index.name) > 0):
+        return _fill(TRINO_ELEMENT_AT, ARRAY_=node.this, INDEX=index)
+    return node
+
+
+def trino_to_duckdb(sql: str) -> str:
+    """Athena SQL as DuckDB runs it like Trino: sqlglot's transpilation, current_date pinned to TODAY, and Trino's
+    sequence and element_at (element_at with a positive literal index is the same in both) written out for DuckDB."""
+    return parse_sql(sql).transform(_as_trino).sql(dialect="duckdb")
+
+
+def to_duckdb(sql: str) -> str:
+    """A data set's SQL for DuckDB: trino_to_duckdb, and the one rewrite sqlglot does not make: Trino's UNNEST of an
+    array of rows yields one column per field, DuckDB needs UNNEST(..., recursive := true) in a LATERAL subquery for
+    that (the alias list still names them by position). The SQL's other UNNEST, of the columnar branch's index
+    sequence (an array of integers), yields one column in both and is left as it is."""
+    sources = sorted(type(unnest.expressions[0]).__name__ for unnest in parse_sql(sql).find_all(exp.Unnest))
+    assert sources == ["Column", "GenerateSeries"], f"expected the UNNEST of t.readings and of the columnar index, found {sources}"
     text, count = re.subn(
-        r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(([\w, ]+)\)", r"CROSS JOIN LATERAL (SELECT UNNEST(\1, recursive := true)) AS \2(\3)", text
+        r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(([\w, ]+)\)",
+        r"CROSS JOIN LATERAL (SELECT UNNEST(\1, recursive := true)) AS \2(\3)",
+        trino_to_duckdb(sql),
     )
     assert count == 1, f"expected one UNNEST of the gateway readings to rewrite, found {count}"
     return text
 
 
-def glue_value(message: dict[str, Any], name: str) -> Any:
-    """A field as Firehose's JSON-to-Parquet conversion stores it in its Glue column: a string column keeps the text
-    (ts: the digits of a JSON integer, or the string), numbers take the column's type, a missing field is NULL.
-    Samples only hold values of the right JSON type: how Firehose coerces others is not modelled."""
-    value = message.get(name)
+def firehose_value(value: Any, kind: Any) -> Any:
+    """A JSON value as Firehose's JSON-to-Parquet conversion stores it in a Glue column or field of type ``kind``: a
+    string keeps the text (ts: the digits of a JSON integer, or the string), numbers take the type, an array keeps its
+    null elements, a struct takes its fields by name (a field it does not have is dropped, one the value lacks is
+    NULL), and a missing value is NULL. Samples only hold values of the right JSON type: how Firehose coerces others
+    is not modelled."""
     if value is None:
         return None
-    kind = dict(GLUE["columns"]["readings"][1][1])[name]
+    if isinstance(kind, tuple) and kind[0] == "array":
+        return [firehose_value(item, kind[1]) for item in value]
+    if isinstance(kind, tuple) and kind[0] == "struct":
+        return {name: firehose_value(value.get(name), sub) for name, sub in kind[1]}
     if kind == "string":
         return str(value)
     if kind in ("double", "float"):
@@ -880,12 +981,7 @@ def glue_value(message: dict[str, Any], name: str) -> Any:
 
 
 def glue_row(message: dict[str, Any], dt: date) -> dict[str, Any]:
-    fields = [name for name, _kind in GLUE["columns"]["readings"][1][1]]
-    row = {name: glue_value(message, name) for name in GLUE["columns"] if name != "readings"}
-    readings = message.get("readings")
-    row["readings"] = None if readings is None else [None if r is None else {name: glue_value(r, name) for name in fields} for r in readings]
-    row["dt"] = dt.isoformat()
-    return row
+    return {**{name: firehose_value(message.get(name), kind) for name, kind in GLUE["columns"].items()}, "dt": dt.isoformat()}
 
 
 def kinesis_record(message: dict[str, Any], sequence: int) -> dict[str, Any]:
@@ -991,43 +1087,130 @@ def field_rule_messages() -> list[tuple[dict[str, Any], date]]:
         {"readings": [reading(f"gw-over-{index:03d}", "over", T0 + index) for index in range(501)]},
         {"readings": []},
     ]
-    return [(message, YESTERDAY) for message in singles + batches]
+    return [(message, YESTERDAY) for message in singles + batches + columnar_messages()]
+
+
+def columns_message(zone: Any, **columns: list[Any]) -> dict[str, Any]:
+    """A columnar gateway message with exactly these columns."""
+    return {"zone": zone, "columns": columns}
+
+
+def length_break(name: str, delta: int) -> dict[str, Any]:
+    """Three good readings in columns, column ``name`` one element shorter (delta -1) or longer (+1)."""
+    label = "short" if delta < 0 else "long"
+    message = columnar([reading(f"col-{name}-{label}-{i}", "columnar", T0 + i, occupancy=0.1, congestion_index=0.2) for i in range(3)], "columnar")
+    column = message["columns"][name]
+    message["columns"][name] = column[:delta] if delta < 0 else column + column[:delta]
+    return message
+
+
+def columnar_messages() -> list[dict[str, Any]]:
+    """Columnar gateway messages at every edge of their rules (docs/contracts.md), each sensor id once per message."""
+    good = [
+        # the field forms of the single readings, in columns: ts as digits and RFC 3339 in one column, a sent index, a
+        # derived one (with and without occupancy), an empty road, an integer speed, and rows the field rules reject
+        columnar(
+            [
+                reading("col-1", "columnar", T0 + 1, occupancy=0.4, congestion_index=0.3),
+                reading("col-2", "columnar", "2026-03-09T08:00:02.5+01:00"),
+                reading("col-3", "columnar", T0 + 3, vehicles=0, speed=0.0, occupancy=0.2),
+                reading("col-4", "columnar", T0 + 4, speed=45, occupancy=0.6),
+                reading("col-bad id", "columnar", T0 + 5),
+                reading("col-speed-over", "columnar", T0 + 6, speed=300.5),
+                reading("col-ci-over", "columnar", T0 + 7, congestion_index=1.01),
+                reading("col-future", "columnar", epoch_ms(TODAY) + 300_001),
+            ],
+            "columnar",
+        ),
+        # a null element is a field not sent: a reject for a required field (that reading only), fine for an optional
+        columns_message(
+            "columnar",
+            sensor_id=["col-null-ok", None, "col-null-ts", "col-null-vehicles", "col-null-speed", "col-null-optional"],
+            ts=[T0, T0, None, T0, T0, T0],
+            vehicle_count=[5, 5, 5, None, 5, 5],
+            avg_speed_kmh=[20.0, 20.0, 20.0, 20.0, None, 20.0],
+            occupancy=[0.5, 0.5, 0.5, 0.5, 0.5, None],
+            congestion_index=[0.9, 0.9, 0.9, 0.9, 0.9, None],
+        ),
+        # an optional column left out: not sent (the index derived); a required one left out: every reading rejected
+        columns_message("columnar", sensor_id=["col-no-optional-1", "col-no-optional-2"], ts=[T0, T0], vehicle_count=[3, 0], avg_speed_kmh=[12.0, 0.0]),
+        columns_message("columnar", sensor_id=["col-no-ts-1", "col-no-ts-2"], vehicle_count=[1, 2], avg_speed_kmh=[1.0, 2.0]),
+        columns_message("columnar", sensor_id=["col-only-ids"]),
+        # 500 readings: the most a message may hold
+        columnar([reading(f"col-full-{i:03d}", "full-columnar", T0 + i) for i in range(500)], "full-columnar"),
+    ]
+    batch_rule = [  # each break rejects the whole message
+        columns_message("columnar", sensor_id=[], ts=[], vehicle_count=[], avg_speed_kmh=[]),
+        columnar([reading(f"col-over-{i:03d}", "over-columnar", T0 + i) for i in range(501)], "over-columnar"),
+        # more than Trino's sequence allows (10,000)
+        columns_message("columnar", sensor_id=[f"col-huge-{i:05d}" for i in range(10_001)]),
+        *(length_break(name, delta) for name, delta in (("ts", -1), ("vehicle_count", 1), ("avg_speed_kmh", -1), ("occupancy", 1), ("congestion_index", -1))),
+        columns_message("columnar", ts=[T0], vehicle_count=[1], avg_speed_kmh=[1.0]),  # no sensor_id column
+        {"zone": "columnar", "columns": {}},
+    ]
+    zones = [  # the message's zone holds for every reading: a bad or missing one rejects them all
+        columnar([reading("col-zone-slash-1", "a/b", T0), reading("col-zone-slash-2", "a/b", T0)], "a/b"),
+        columnar([reading("col-zone-long-1", "z" * 33, T0)], "z" * 33),
+        columnar([reading("col-zone-missing-1", DROP, T0)], None),
+    ]
+    forms = [
+        # with readings, a message is a readings batch: its columns are ignored
+        {"readings": [reading("both-readings-1", "both", T0)], **columnar([reading("both-columns-1", "both", T0)], "both")},
+        # readings null: columnar; columns null: a single reading
+        {"readings": None, **columnar([reading("col-readings-null-1", "columnar", T0)], "columnar")},
+        {**reading("col-columns-null", "rules", T0), "columns": None},
+        # unknown columns and top-level fields are ignored, even a whole reading's fields beside the columns
+        {
+            **reading("col-top-level", "columnar", T0),
+            "gateway": "gw-7",
+            "columns": {**columnar([reading("col-unknown-1", "columnar", T0)], "columnar")["columns"], "lane": [2], "zone": ["elsewhere"]},
+        },
+    ]
+    return good + batch_rule + zones + forms
 
 
 def window_messages() -> list[tuple[dict[str, Any], date]]:
-    """Zone windows for the alert rule (one gateway batch per window) and sensors over several hours and days."""
+    """Zone windows for the alert rule (one gateway message per window, a readings batch or columnar) and sensors over
+    several hours and days (single readings, and one columnar message a day for the other sensors)."""
 
-    def window(zone: str, minute: int, count: int, congestion: float, day: date = YESTERDAY) -> dict[str, Any]:
+    def window(zone: str, minute: int, count: int, congestion: float, day: date = YESTERDAY, *, columns: bool = False) -> dict[str, Any]:
         start = epoch_ms(day, 17, minute)
-        return {"readings": [reading(f"{zone}-{minute}-{index}", zone, start + index * 7000, congestion_index=congestion) for index in range(count)]}
+        readings = [reading(f"{zone}-{minute}-{index}", zone, start + index * 7000, congestion_index=congestion) for index in range(count)]
+        return columnar(readings, zone) if columns else {"readings": readings}
 
     episodes = [
         window("alert-a", 0, 6, 0.80),  # alert: the zone was clear
-        window("alert-a", 1, 6, 0.60),  # between the thresholds: stays congested
+        window("alert-a", 1, 6, 0.60, columns=True),  # between the thresholds: stays congested
         window("alert-a", 2, 6, 0.75),  # still congested: no second alert
-        window("alert-a", 3, 6, 0.40),  # cleared
-        window("alert-a", 4, 4, 0.90),  # too few readings to decide
-        window("alert-a", 5, 5, 0.72),  # alert again
+        window("alert-a", 3, 6, 0.40, columns=True),  # cleared
+        window("alert-a", 4, 4, 0.90, columns=True),  # too few readings to decide
+        window("alert-a", 5, 5, 0.72, columns=True),  # alert again
         window("alert-a", 7, 7, 0.95),  # still congested
-        window("alert-b", 0, 5, 0.69),  # between: no state change
-        window("alert-b", 1, 5, 0.71),  # alert
-        window("alert-c", 30, 8, 0.90, TODAY),
+        window("alert-b", 0, 5, 0.69, columns=True),  # between: no state change
+        window("alert-b", 1, 5, 0.71, columns=True),  # alert
+        window("alert-c", 30, 8, 0.90, TODAY, columns=True),
     ]
     daily = []
     for day, hours in ((TODAY - timedelta(days=3), (6, 7)), (TODAY - timedelta(days=2), (6, 9, 23)), (YESTERDAY, (0, 6, 6, 12)), (TODAY, (1,))):
+        others = []
         for index, hour in enumerate(hours):
             daily.append(reading("daily-sensor", "daily", epoch_ms(day, hour, index, 30), speed=10.0 * (index + 1)))
-            daily.append(reading(f"daily-other-{day.day}-{index}", "daily", epoch_ms(day, hour, 5), occupancy=0.1 * index))
+            others.append(reading(f"daily-other-{day.day}-{index}", "daily", epoch_ms(day, hour, 5), occupancy=0.1 * index))
+        daily.append(columnar(others, "daily"))  # readings of several hours of the day in one columnar message
     # delivered after midnight: the reading of 23:59:58 lands in the next day's partition
     late = [reading("late-sensor", "daily", epoch_ms(YESTERDAY - timedelta(days=1), 23, 59, 58))]
     # an old partition: in readings (direct query, no dt filter), never in a SPICE refresh
-    old = [reading("old-sensor", "daily", epoch_ms(TODAY - timedelta(days=10), 12)), window("alert-old", 0, 6, 0.9, TODAY - timedelta(days=10))]
+    old = [reading("old-sensor", "daily", epoch_ms(TODAY - timedelta(days=10), 12)), window("alert-old", 0, 6, 0.9, TODAY - timedelta(days=10), columns=True)]
     messages = [(m, datetime.fromtimestamp(first_ts(m) / 1000, timezone.utc).date()) for m in episodes + daily + old]
     return messages + [(m, YESTERDAY) for m in late]
 
 
 def first_ts(message: dict[str, Any]) -> int:
-    return (message.get("readings") or [message])[0]["ts"]
+    if message.get("readings") is not None:
+        return message["readings"][0]["ts"]
+    if message.get("columns") is not None:
+        return message["columns"]["ts"][0]
+    return message["ts"]
 
 
 ALL_MESSAGES = field_rule_messages() + window_messages()
@@ -1036,13 +1219,18 @@ ALL_MESSAGES = field_rule_messages() + window_messages()
 @pytest.fixture(scope="module")
 def history() -> duckdb.DuckDBPyConnection:
     """The Glue table in DuckDB, from the template's schema, holding ALL_MESSAGES as Firehose would write them."""
+    return glue_connection(ALL_MESSAGES)
+
+
+def glue_connection(messages: list[tuple[dict[str, Any], date]]) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database with the Glue table, from the template's schema, holding ``messages`` as Firehose would."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     database, table = VARIABLES["quicksight_glue_database"], VARIABLES["quicksight_glue_table"]
     columns = {**GLUE["columns"], **GLUE["partitions"]}
     connection.execute(f'CREATE SCHEMA "{database}"')
     connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
-    rows = [glue_row(message, dt) for message, dt in ALL_MESSAGES]
+    rows = [glue_row(message, dt) for message, dt in messages]
     placeholders = ", ".join(["?"] * len(columns))
     connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
     return connection
@@ -1081,6 +1269,40 @@ def test_readings_are_exactly_what_the_processor_accepts(history, data_sets):
         assert accepted in by_sensor
     for rejected in ("ts-rfc-bad-date", "future-past-edge", "gw-over-000", "gw-mix-2", "gw-first-3", "gw-first-4", "gw-top-level", "trailing-newline\n"):
         assert rejected not in by_sensor
+    # The same for the columnar form: each of its rules is reached from both sides.
+    for accepted in (
+        "col-2",
+        "col-3",
+        "col-null-ok",
+        "col-null-optional",
+        "col-no-optional-2",
+        "col-full-499",
+        "col-readings-null-1",
+        "col-unknown-1",
+        "col-columns-null",
+        "both-readings-1",
+    ):
+        assert accepted in by_sensor
+    for rejected in (
+        "col-bad id",
+        "col-speed-over",
+        "col-future",
+        "col-null-ts",
+        "col-null-vehicles",
+        "col-no-ts-1",
+        "col-only-ids",
+        "col-over-000",
+        "col-huge-00000",
+        "col-zone-slash-1",
+        "col-zone-missing-1",
+        "both-columns-1",
+        "col-top-level",
+        *(
+            f"col-{name}-{label}-0"
+            for name, label in (("ts", "short"), ("vehicle_count", "long"), ("avg_speed_kmh", "short"), ("occupancy", "long"), ("congestion_index", "short"))
+        ),
+    ):
+        assert rejected not in by_sensor
 
 
 def test_zone_hourly_aggregates_the_accepted_readings(history, data_sets):
@@ -1117,6 +1339,7 @@ def test_sensor_daily_counts_each_sensors_readings_per_day(history, data_sets):
         epoch_ms(TODAY - timedelta(days=n)) for n in (3, 2, 1, 0)
     ]
     assert got[("daily-sensor", "daily", epoch_ms(YESTERDAY))][0] == 4
+    assert ("daily-other-9-3", "daily", epoch_ms(YESTERDAY)) in got  # the day's other sensors came in one columnar message
     assert ("late-sensor", "daily", epoch_ms(YESTERDAY - timedelta(days=1))) in got  # delivered the next day, counted on its own
 
 
@@ -1142,3 +1365,33 @@ def test_zone_alerts_apply_the_processors_alert_rule(history, data_sets):
         ("alert-a", epoch_ms(YESTERDAY, 17, 0) // 1000), ("alert-a", epoch_ms(YESTERDAY, 17, 5) // 1000)
     ]
     assert "alert-old" not in {alert[0] for alert in got}
+
+
+def test_the_duckdb_run_has_trinos_sequence_and_element_at():
+    """What the columnar branch relies on, as the run above has it: sequence(1, 0) is [1, 0], a sequence past 10,000
+    elements fails, element_at fails on index 0 and is NULL past the end."""
+    connection = duckdb.connect()
+    select = "SELECT sequence(1, 0), sequence(1, 3), sequence(1, 10000)[10000], element_at(ARRAY[5, 6], 3), element_at(ARRAY[5, 6], x) FROM (VALUES 1) AS v (x)"
+    assert connection.execute(trino_to_duckdb(select)).fetchall() == [([1, 0], [1, 2, 3], 10000, None, 5)]
+    for failing, message in (
+        ("SELECT sequence(1, x) FROM (VALUES 10001) AS v (x)", "more than 10000 entries"),
+        ("SELECT element_at(ARRAY[5, 6], x) FROM (VALUES 0) AS v (x)", "indices start at 1"),
+    ):
+        with pytest.raises(duckdb.Error, match=message):
+            connection.execute(trino_to_duckdb(failing)).fetchall()
+
+
+def test_the_columnar_index_never_fails_the_query(data_sets):
+    """The columnar branch's UNNEST (FROM) comes before its WHERE: an engine may evaluate it for a message the WHERE
+    then drops. DuckDB, like Trino's optimizer when it can, filters first, so the run above does not show this: here the
+    branch runs without its WHERE over a message of more sensor ids than Trino's sequence allows."""
+    records = ctes(parse_sql(data_sets["readings"]["custom_sql"]))["records"]
+    (branch,) = [
+        select for select in records.find_all(exp.Select) if any(isinstance(u.expressions[0], exp.GenerateSeries) for u in select.find_all(exp.Unnest))
+    ]
+    branch = branch.copy()
+    branch.set("where", None)
+    history = f'"{VARIABLES["quicksight_glue_database"]}"."{VARIABLES["quicksight_glue_table"]}"'
+    connection = glue_connection([(columns_message("z", sensor_id=[f"s{i}" for i in range(10_001)]), YESTERDAY)])
+    rows = connection.execute(trino_to_duckdb(f"WITH history AS (SELECT * FROM {history}) {branch.sql(dialect='trino')}")).fetchall()
+    assert 0 < len(rows) <= 500
