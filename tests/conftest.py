@@ -142,6 +142,18 @@ def local_endpoint(state_dir: Path) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def _module_warnings_start_empty() -> Iterator[None]:
+    """Each test starts with no module warnings or deprecations. Ansible keeps them in process-wide lists that a real
+    module process never outlives; tests run modules' main() in one process, so a warning of one test (local_process's
+    "running with a different command line") would otherwise reach the result of whichever module test ran next."""
+    from ansible.module_utils.common import warnings as module_warnings  # only the tests that run modules need it
+
+    module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
+    yield
+
+
 @pytest.fixture
 def port() -> int:
     return reserve_port()
