@@ -362,6 +362,13 @@ def reading(sensor: str, zone: str, ts: Any, vehicles: int = 10, speed: float = 
     return dict({"sensor_id": sensor, "zone": zone, "ts": ts, "vehicle_count": vehicles, "avg_speed_kmh": speed}, **extra)
 
 
+def columnar(readings: list[dict[str, Any]], zone: Any) -> dict[str, Any]:
+    """The columnar gateway message of ``readings`` (docs/contracts.md): zone once, each field a column, a field that a
+    reading does not have a null element (a column that no reading has is left out)."""
+    names = [name for name in ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index") if any(name in r for r in readings)]
+    return {"zone": zone, "columns": {name: [r.get(name) for r in readings] for name in names}}
+
+
 def kinesis_record(
     payload: Any, seq: int, *, shard: str = SHARD, partition_key: str = "zone", arrival: float = 1_700_000_000.0, raw: bytes | str | None = None
 ) -> dict[str, Any]:

@@ -5,9 +5,10 @@ Not a timed test: it prints figures. Run it with ``scripts/bench-processor`` (``
 It simulates the fleet (sensors in zones, one reading per sensor per second) and the Lambda event source mapping
 (records per shard, partition key = zone, one invocation per shard per batching window, at most ``--batch-records``
 records each), feeds the real handler core with the AWS edges replaced by in-memory fakes, and measures CPU time of
-the handler calls only (time.process_time; generating the records is not counted). Two shapes:
+the handler calls only (time.process_time; generating the records is not counted). Three shapes:
 
   (a) gateway batches: one record = ``{"readings": [...]}`` with one reading per sensor of a zone (100 by default);
+  (c) columnar gateway messages: the same readings as ``{"zone": ..., "columns": {"sensor_id": [...], ...}}``;
   (b) single readings: one record = one reading.
 
 Side by side, a naive handler (``json.loads`` per record, one ``put_item`` per reading) runs over the same records.
@@ -68,6 +69,10 @@ class Fleet:
         ]
 
 
+SHAPES = {"gateway": "(a) gateway batches", "columns": "(c) columnar gateway", "single": "(b) single readings"}
+COLUMN_FIELDS = ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index")
+
+
 def shard_of(zone: str, shards: int) -> int:
     return zlib.crc32(zone.encode()) % shards
 
@@ -82,7 +87,12 @@ def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s
         for zone in fleet.zones if second < seconds else ():
             shard = shard_of(zone, shards)
             readings = fleet.readings(zone, second)
-            payloads = [{"readings": readings}] if shape == "gateway" else readings
+            if shape == "gateway":
+                payloads = [{"readings": readings}]
+            elif shape == "columns":
+                payloads = [{"zone": zone, "columns": {name: [r.get(name) for r in readings] for name in COLUMN_FIELDS}}]
+            else:
+                payloads = readings
             for payload in payloads:
                 seq[shard] += 1
                 seq_text = str(SEQ_BASE + seq[shard])
@@ -124,6 +134,9 @@ def naive_handler(records: list[dict[str, Any]], table: NaiveTable) -> None:
     """What a first version often looks like: json.loads per record, one put_item per reading."""
     for record in records:
         payload = json.loads(base64.b64decode(record["kinesis"]["data"]), parse_float=Decimal)
+        columns = payload.get("columns")
+        if columns is not None:
+            payload = {"readings": [dict(zip(columns, row), zone=payload["zone"]) for row in zip(*columns.values())]}
         for r in payload.get("readings", [payload]):
             table.put_item(Item={"pk": "SENSOR#" + r["sensor_id"], "sk": str(r["ts"]), **r})
 
@@ -139,10 +152,11 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
     units_by_second: dict[int, int] = {}
     requests_by_second: dict[int, int] = {}
     cpu = naive_cpu = 0.0
-    readings = invocations = naive_readings = 0
+    readings = invocations = naive_readings = payload_bytes = 0
     with contextlib.redirect_stdout(devnull):
         for now, records in lambda_batches(fleet, args.seconds, shape, shards, args.batching_window, args.batch_records):
             clock_now[0] = float(now)
+            payload_bytes += sum(len(data) * 3 // 4 - data.count("=", -2) for data in (r["kinesis"]["data"] for r in records))
             units_before, requests_before = store.units, store.requests
             before = time.process_time()
             response = processor.handle_kinesis({"Records": records})
@@ -165,6 +179,7 @@ def run(args: argparse.Namespace, shape: str, shards: int, devnull: Any) -> dict
     return {
         "readings": readings,
         "invocations": invocations,
+        "payload_bytes_per_reading": payload_bytes / readings,
         "cpu_s": cpu,
         "rate": readings / cpu,
         "writes_per_1000": store.writes * 1000 / readings,
@@ -196,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateway-shards", type=int, default=8, help="shards for (a): ~6 MB/s of gateway batches")
     parser.add_argument("--single-shards", type=int, default=50, help="shards for (b): 1,000 records/s per shard")
     parser.add_argument("--naive-readings", type=int, default=1_000_000, help="readings the naive handler processes")
-    parser.add_argument("--shape", choices=["gateway", "single", "both"], default="both")
+    parser.add_argument("--shape", choices=[*SHAPES, "all"], default="all")
     parser.add_argument("--renders", type=int, default=20, help="live view renders to time after the first shape")
     args = parser.parse_args(argv)
     print(
@@ -208,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'naive r/s':>12}{'naive w/1k':>12}{'speed-up':>10}{'units/1k':>10}{'peak/avg':>10}"
     )
     print(header)
-    shapes = ["gateway", "single"] if args.shape == "both" else [args.shape]
+    shapes = list(SHAPES) if args.shape == "all" else [args.shape]
     # Powertools writes logs and metrics to stdout: they are produced (and cost CPU) but not shown.
     with open(os.devnull, "w", encoding="utf-8") as devnull:
         _table(args, shapes, devnull)
@@ -218,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
     peaks: list[str] = []
     for shape in shapes:
-        shards = args.gateway_shards if shape == "gateway" else args.single_shards
+        shards = args.single_shards if shape == "single" else args.gateway_shards
         result = run(args, shape, shards, devnull)
-        label = "(a) gateway batches" if shape == "gateway" else "(b) single readings"
+        label = SHAPES[shape]
         ratio = result["rate"] / result["naive_rate"] if result["naive_rate"] else float("nan")
         print(
             f"{label:<22}{result['readings']:>11,}{result['invocations']:>7,}{result['rate']:>17,.0f}"
@@ -229,7 +244,8 @@ def _table(args: argparse.Namespace, shapes: list[str], devnull: Any) -> None:
         )
         peaks.append(
             f"{label}: busiest second of simulated time {result['peak_units']:,} write units and {result['peak_requests']:,} write "
-            f"requests; average second {result['average_units']:,.0f} units, {result['average_requests']:,.0f} requests"
+            f"requests; average second {result['average_units']:,.0f} units, {result['average_requests']:,.0f} requests; "
+            f"{result['payload_bytes_per_reading']:.0f} payload bytes per reading"
         )
         if shape == shapes[0]:
             live = live_view_figures(result["store"], result["now"], args.window, args.renders)

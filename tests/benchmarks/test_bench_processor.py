@@ -12,7 +12,7 @@ import pytest
 from bench_processor import main
 
 
-@pytest.mark.parametrize("shape", ["gateway", "single"])
+@pytest.mark.parametrize("shape", ["gateway", "columns", "single"])
 def test_writes_per_thousand_readings_within_budget(shape: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--sensors", "2000", "--zones", "20", "--seconds", "120", "--gateway-shards", "1", "--single-shards", "2"]
     args += ["--naive-readings", "20000", "--shape", shape, "--renders", "2"]

@@ -34,7 +34,7 @@ from .liveview import LiveView, load_geometry, serve
 from .pki import LocalCA, PkiError
 from .poller import Checkpoints, FunctionConfig, FunctionError, Mapping, Poller, Sandbox, checkpoint_dir, keep_base64_data
 from .rotation import BEHAVIOURS, DeviceStore, RotationOptions, StoreError
-from .simulator import MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator, build_fleet
+from .simulator import GATEWAY_FORMATS, MALFORMED_KINDS, Congestion, IotDataTransport, MqttTransport, Scenario, Silence, Simulator, build_fleet
 
 LAMBDA_DIR = str(Path(__file__).resolve().parents[2] / "lambda")
 
@@ -297,6 +297,7 @@ def parse_scenario(args: argparse.Namespace) -> Scenario:
         rate_hz=args.rate,
         duration_s=args.duration,
         gateway_size=args.gateway_size,
+        gateway_format=args.gateway_format,
         seed=args.seed,
         prefix=args.prefix,
         congestions=congestions,
@@ -430,6 +431,7 @@ def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=1.0, help="readings per sensor per second")
     p.add_argument("--duration", type=float, default=10.0, help="seconds")
     p.add_argument("--gateway-size", type=int, default=0, help="sensors per gateway (0: no gateways)")
+    p.add_argument("--gateway-format", choices=GATEWAY_FORMATS, default="columns", help="a gateway message's layout (columns: compact)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--prefix", default="sim")
     p.add_argument("--hour", type=float, help="hour of the daily profile at the start (default: now)")

@@ -27,7 +27,10 @@ REASONS: dict[str, str] = {
     "bad_base64": "kinesis.data is not valid base64",
     "bad_json": "payload is not valid UTF-8 JSON",
     "not_object": "payload or reading is not a JSON object",
-    "bad_batch": "readings: must be a list of 1 to 500 objects",
+    "bad_batch": (
+        "readings: must be a list of 1 to 500 objects; columns: must be an object whose sensor_id is a list of 1 to 500"
+        " and whose other reading fields are lists of the same length"
+    ),
     "sensor_id": "sensor_id: required string of 1-64 characters [A-Za-z0-9_.:-]",
     "zone": "zone: required string of 1-32 characters [A-Za-z0-9_-]",
     "zone_mismatch": "zone: a gateway batch carries one zone and this reading's zone differs from the first one's",
@@ -47,6 +50,8 @@ _RFC3339_RE = re.compile(
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _VALID_CACHE_LIMIT = 200_000
+# The reading fields a columnar gateway message may carry as columns (zone is once per message, not a column).
+COLUMN_FIELDS = ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index")
 
 
 def parse_rfc3339(value: str) -> int | None:
@@ -241,7 +246,11 @@ def parse_batch(  # noqa: PLR0912, PLR0915 - one flat loop: a call per reading w
             continue
         readings = payload.get("readings")
         if readings is None:
-            readings = (payload,)
+            columns = payload.get("columns")
+            readings = (payload,) if columns is None else _from_columns(columns, payload.get("zone"))
+            if readings is None:
+                rejects.append(Reject(index, "bad_batch", _excerpt(raw)))
+                continue
         elif type(readings) is not list or not readings or len(readings) > MAX_BATCH_READINGS:
             rejects.append(Reject(index, "bad_batch", _excerpt(raw)))
             continue
@@ -342,6 +351,35 @@ def parse_batch(  # noqa: PLR0912, PLR0915 - one flat loop: a call per reading w
     batch.newest_arrival = newest_arrival
     caches.trim()
     return batch
+
+
+def _from_columns(columns: Any, zone: Any) -> list | None:
+    """The readings of a columnar gateway message, one dict per row, or None when its columns break the batch rule.
+
+    Row i is element i of every column, with the message's zone; a null element, like an absent column, is a field the
+    sensor did not send (each reading is then judged by the field rules as any other).
+    """
+    # pylint: disable=unidiomatic-typecheck
+    if type(columns) is not dict:
+        return None
+    sensors = columns.get("sensor_id")
+    if type(sensors) is not list or not sensors or len(sensors) > MAX_BATCH_READINGS:
+        return None
+    size = len(sensors)
+    present = []
+    for name in COLUMN_FIELDS:
+        values = columns.get(name)
+        if values is None:
+            continue
+        if type(values) is not list or len(values) != size:
+            return None
+        present.append((name, values))
+    rows = [{"zone": zone} for _row in range(size)]
+    for name, values in present:
+        for row, value in zip(rows, values):
+            if value is not None:
+                row[name] = value
+    return rows
 
 
 def _remember(value: str, match: Callable[[str], Any], cache: set) -> bool:

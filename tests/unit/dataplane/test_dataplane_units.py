@@ -335,6 +335,7 @@ def test_expected_alerts_follow_the_scenario() -> None:
         ({"zones": 30}, "zones"),
         ({"rate_hz": 0}, "rate_hz"),
         ({"gateway_size": 501}, "gateway_size"),
+        ({"gateway_format": "csv"}, "gateway_format: must be one of columns, readings"),
         ({"malformed": {"nope": 1}}, "unknown kind 'nope'"),
     ],
 )
@@ -359,8 +360,9 @@ class RecordingTransport(Transport):
         pass
 
 
-def test_simulator_publishes_under_each_devices_own_name_and_reports_what_it_sent() -> None:
-    scenario = Scenario(sensors=12, zones=2, rate_hz=20, duration_s=0.2, gateway_size=3, seed=3,
+@pytest.mark.parametrize("layout", ["columns", "readings"])
+def test_simulator_publishes_under_each_devices_own_name_and_reports_what_it_sent(layout: str) -> None:
+    scenario = Scenario(sensors=12, zones=2, rate_hz=20, duration_s=0.2, gateway_size=3, gateway_format=layout, seed=3,
                         congestions=[Congestion("sim-z001", 0, 1)], malformed={"bad_json": 1, "vehicle_count": 2})
     simulator = Simulator(scenario, rule_name="r")
     transport = RecordingTransport()
@@ -375,7 +377,15 @@ def test_simulator_publishes_under_each_devices_own_name_and_reports_what_it_sen
             body = json.loads(payload)
         except ValueError:
             continue
-        if "readings" not in body:
+        if "columns" in body:  # columnar: the zone once, each field one list (what the processor reads as rows)
+            assert layout == "columns" and body["zone"] == zone and "readings" not in body
+            columns = body["columns"]
+            assert set(columns) == {"sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index"}
+            assert len({len(values) for values in columns.values()}) == 1
+            body = {"readings": [dict(zip(columns, row), zone=zone) for row in zip(*columns.values())]}
+        elif "readings" in body:
+            assert layout == "readings"
+        else:
             continue
         readings += len(body["readings"])
         assert {r["zone"] for r in body["readings"]} == {zone}

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from processor_support import kinesis_record, reading
+from processor_support import columnar, kinesis_record, reading
 from stream_processor.readings import REASONS, Caches, derive_congestion, parse_batch, parse_rfc3339
 
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -151,6 +151,75 @@ def test_gateway_batch_accepts_good_readings_and_rejects_bad_ones_individually()
     assert batch.accepted == 8
     assert sorted(r.reason for r in batch.rejects) == ["not_object", "vehicle_count", "zone_mismatch"]
     assert sum(e[2] for entries in batch.groups.values() for e in entries) == 8
+
+
+COLUMNS_OK = columnar([reading(f"s{i}", "z1", NOW_MS - i) for i in range(3)], "z1")
+
+
+def _columns_with(**changes: Any) -> dict[str, Any]:
+    message = json.loads(json.dumps(COLUMNS_OK))
+    for name, value in changes.items():
+        if value == "DELETE":
+            del message["columns"][name]
+        else:
+            message["columns"][name] = value
+    return message
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ({"zone": "z1", "columns": []}, "bad_batch"),
+        ({"zone": "z1", "columns": "s1"}, "bad_batch"),
+        ({"zone": "z1", "columns": {}}, "bad_batch"),
+        (_columns_with(sensor_id=[]), "bad_batch"),
+        (_columns_with(sensor_id="s1"), "bad_batch"),
+        (_columns_with(sensor_id="DELETE"), "bad_batch"),
+        (_columns_with(ts=[NOW_MS, NOW_MS]), "bad_batch"),  # a column shorter than sensor_id
+        (_columns_with(occupancy=[0.1, 0.2, 0.3, 0.4]), "bad_batch"),  # an optional column longer than sensor_id
+        (_columns_with(congestion_index=0.5), "bad_batch"),  # a column that is not a list
+        (columnar([reading(f"s{i}", "z1", NOW_MS) for i in range(501)], "z1"), "bad_batch"),
+    ],
+    ids=["list", "string", "empty", "no-sensors", "sensors-not-list", "sensors-missing", "short-ts", "long-occupancy", "scalar-column", "501"],
+)
+def test_columnar_message_that_breaks_the_batch_rule_is_rejected_whole(message: dict[str, Any], expected: str) -> None:
+    assert outcome(message) == expected
+
+
+def test_columnar_message_is_read_row_by_row_with_the_field_rules() -> None:
+    rows = [reading(f"s{i}", "z1", NOW_MS - i, vehicles=i, speed=10.0 + i) for i in range(8)]
+    rows[1]["occupancy"] = 0.5
+    rows[2]["congestion_index"] = 0.9
+    rows[3]["vehicle_count"] = -1  # vehicle_count
+    rows[4]["ts"] = None  # ts: a null element in a required column
+    rows[5]["sensor_id"] = "bad id"  # sensor_id
+    rows[6]["occupancy"] = 1.5  # occupancy
+    message = columnar(rows, "z1")
+    message["columns"]["lane"] = [1] * 8  # a column of another name is not a reading field: ignored
+    message["sensor_id"] = "top-level"  # top-level fields beside columns (but zone) are not a reading
+    batch = parse([kinesis_record(message, 1)])
+    assert sorted(r.reason for r in batch.rejects) == ["occupancy", "sensor_id", "ts", "vehicle_count"]
+    assert batch.accepted == 4 and sorted(batch.latest) == ["s0", "s1", "s2", "s7"]
+    # The same readings sent one by one or as a readings batch give the same outcome, field for field.
+    for same in ({"readings": [dict(r, zone="z1") for r in rows]}, None):
+        records = [kinesis_record(same, 1)] if same else [kinesis_record(r, n) for n, r in enumerate(rows, start=1)]
+        other = parse(records)
+        assert sorted(r.reason for r in other.rejects) == sorted(r.reason for r in batch.rejects)
+        assert {s: v[:1] + v[2:] for s, v in other.latest.items()} == {s: v[:1] + v[2:] for s, v in batch.latest.items()}
+    assert batch.latest["s1"][5] == 0.5 and batch.latest["s0"][5] is None  # occupancy sent / not sent
+    assert batch.latest["s2"][6] == 0.9
+
+
+@pytest.mark.parametrize(("zone", "expected"), [("z" * 33, "zone"), (None, "zone"), (7, "zone"), ("north-1", "ok")])
+def test_columnar_message_zone_applies_to_every_row(zone: Any, expected: str) -> None:
+    message = columnar([reading("s1", "ignored", NOW_MS)], zone)
+    assert outcome(message) == expected
+
+
+def test_readings_take_precedence_over_columns_in_one_message() -> None:
+    message = dict(COLUMNS_OK, readings=[reading("r1", "z2", NOW_MS)])
+    batch = parse([kinesis_record(message, 1)])
+    assert batch.accepted == 1 and list(batch.latest) == ["r1"]
 
 
 def test_aggregates_by_zone_window_and_shard() -> None:

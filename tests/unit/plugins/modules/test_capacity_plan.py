@@ -25,12 +25,31 @@ def run_module(capsys, **args: Any) -> tuple[int, dict[str, Any]]:
     return exit_info.value.code, json.loads(capsys.readouterr().out)
 
 
-def test_default_design_costs_at_most_a_tenth_of_the_naive_one() -> None:
+def test_default_design_costs_at_most_one_percent_of_the_naive_one() -> None:
     default = capacity.plan({}, PRICES)
     naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)
     assert default["readings_per_second"] == naive["readings_per_second"] == 50000
-    assert default["total_monthly_usd"] <= 0.10 * naive["total_monthly_usd"]
+    assert default["total_monthly_usd"] <= 0.01 * naive["total_monthly_usd"]
     assert default["total_monthly_usd"] == round(sum(default["monthly_cost_usd"].values()), 2)
+    assert naive["message_bytes"] == 160  # a reading as its own JSON object, no gateway envelope
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"reading_bytes": 160}, "readings as JSON objects: 50 of them take two 5 KB units"),
+        ({"readings_per_message": 25, "sensors_per_connection": 25}, "gateways of 25: each message still takes a whole unit"),
+    ],
+)
+def test_the_one_percent_needs_both_the_columnar_form_and_gateways_of_fifty(change: dict[str, Any], why: str) -> None:
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)["total_monthly_usd"]
+    assert capacity.plan(change, PRICES)["total_monthly_usd"] > 0.01 * naive, why
+
+
+def test_a_columnar_gateway_message_of_fifty_readings_fits_one_5_kb_unit() -> None:
+    default = capacity.plan({}, PRICES)
+    assert default["message_bytes"] == 50 * 60 + PRICES["model"]["message_envelope_bytes"] <= PRICES["iot_core"]["message_unit_bytes"]
+    assert default["iot"]["message_units"] == 1
 
 
 def test_naive_design_needs_a_publish_quota_increase_and_one_write_per_reading() -> None:
@@ -70,7 +89,8 @@ def test_sensor_pages_split_before_the_split_size(sensors: int, pages: int) -> N
         ({"sensors": 800, "readings_per_message": 1, "sensors_per_connection": 1}, 1),  # 800 records/s x 1.25 -> 1
         ({"sensors": 1000, "readings_per_message": 1, "sensors_per_connection": 1}, 2),  # 1,000 records/s x 1.25 -> 2
         ({"sensors": 50000, "readings_per_message": 1, "sensors_per_connection": 1, "shard_headroom": 0}, 50),
-        ({"sensors": 50000, "readings_per_message": 25}, 10),  # bytes bound: 50,000 x 160 B + envelopes = 7.7 MiB/s
+        ({"sensors": 50000, "readings_per_message": 25, "reading_bytes": 160}, 10),  # bytes: 50,000 x 160 B + envelopes = 7.9 MiB/s
+        ({"sensors": 50000}, 4),  # bytes bound: 1,000 columnar messages/s of 3,120 B = 3.0 MiB/s
     ],
 )
 def test_shards_follow_the_record_and_byte_limits(inputs: dict[str, Any], shards: int) -> None:
@@ -78,16 +98,16 @@ def test_shards_follow_the_record_and_byte_limits(inputs: dict[str, Any], shards
 
 
 def test_too_few_shards_warn_and_concurrency_follows_shards_and_parallelization() -> None:
-    result = capacity.plan({"shard_count": 4, "parallelization_factor": 3}, PRICES)
-    assert result["kinesis"]["shard_count"] == 4
-    assert result["warnings"] == ["ShardCount 4 is below the 10 shards this load needs (with 25% headroom)"]
-    assert result["lambda"]["concurrency"] == 4 * 3 + 1  # one batch per shard and slot, plus the sweep
+    result = capacity.plan({"shard_count": 2, "parallelization_factor": 3}, PRICES)
+    assert result["kinesis"]["shard_count"] == 2
+    assert result["warnings"] == ["ShardCount 2 is below the 4 shards this load needs (with 25% headroom)"]
+    assert result["lambda"]["concurrency"] == 2 * 3 + 1  # one batch per shard and slot, plus the sweep
 
 
 def test_basic_ingest_removes_the_messaging_charge() -> None:
     with_ingest = capacity.plan({}, PRICES)["monthly_cost_usd"]["iot_core"]
     without = capacity.plan({"basic_ingest": False}, PRICES)["monthly_cost_usd"]["iot_core"]
-    messages = 2000 * PRICES["seconds_per_month"]  # 2,000 messages/s of 4 KB: one 5 KB unit each
+    messages = 1000 * PRICES["seconds_per_month"]  # 1,000 messages/s of 3 KB: one 5 KB unit each
     assert without - with_ingest == pytest.approx(capacity._tiered(messages, PRICES["iot_core"]["messaging_tiers_per_million"]) / 1e6, abs=0.02)
 
 
@@ -115,7 +135,7 @@ def test_invalid_inputs_are_named(inputs: dict[str, Any], message: str) -> None:
 
 def test_on_demand_stream_is_priced_per_gb() -> None:
     result = capacity.plan({"stream_mode": "ON_DEMAND"}, PRICES)
-    gb = 50000 * 160 * PRICES["seconds_per_month"] / 1e9
+    gb = 50000 * 60 * PRICES["seconds_per_month"] / 1e9
     assert result["monthly_cost_usd"]["kinesis"] > gb * PRICES["kinesis"]["on_demand_gb_in"]
 
 
