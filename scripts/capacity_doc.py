@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -33,6 +34,92 @@ def smallest_gateway(prices: dict, naive_total: float) -> int:
 
 
 PRICES = ROOT / "files" / "pricing.yml"
+TODAY_HISTORY = {"history_rollups": False}  # the default's messages with the history as it was before issue 17
+
+
+def largest_refresh(history: dict) -> str:
+    return capacity.gigabytes(max(r["scan_gb_pessimistic"] for r in history["refreshes"].values()))
+
+
+def history_section(prices: dict, default: dict, naive: dict) -> str:
+    """The "History" section: the two layouts, their scans against the budgets, their monthly cost."""
+    today = capacity.plan(TODAY_HISTORY, prices)
+    m = prices["model"]
+    d, t, n = default["history"], today["history"], naive["history"]
+    ath = prices["athena"]
+    sh_rows, zw_rows = d["rollup_rows_per_month"]["sensor_hour"], d["rollup_rows_per_month"]["zone_window"]
+
+    def with_year_of_history(result: dict) -> float:
+        h = result["history"]
+        return result["total_monthly_usd"] - h["s3_usd_month_after_1_month"] + h["s3_usd_month_after_12_months"]
+
+    share_year = with_year_of_history(default) / with_year_of_history(naive)
+    # the months of kept history (S3 Standard) for which the default stays within 1 % of the naive design
+    growth = d["s3_usd_month_after_1_month"] - 0.01 * n["s3_usd_month_after_1_month"]
+    months_within = 1 + math.floor((0.01 * naive["total_monthly_usd"] - default["total_monthly_usd"]) / growth)
+    raw = d["raw_query"]
+    per_query = raw["billed_gb"] / 1000 * ath["per_tb_scanned"]
+    cutoff_cost = d["cutoff_gb"] / 1000 * ath["per_tb_scanned"]
+    plans = {"default (rollups)": default, "default messages, today's history": today, "naive design": naive}
+    return f"""## History at {default['readings_per_second']:,.0f} readings/s
+
+Firehose reads the stream: one Firehose record per Kinesis record, that is per MQTT message. It bills ingestion per
+record rounded up to 5 KB, and the conversion from JSON to Parquet on the same rounded GB: {d['firehose_billed_gb_month']:,.0f} GB
+a month each in the default design ({default['messages_per_second']:,.0f} records/s of {default['message_bytes']:,.0f} bytes),
+{n['firehose_billed_gb_month']:,.0f} GB in the naive one (a record per reading). The raw readings are kept (audit,
+reprocessing) as Snappy Parquet: ~{m['parquet_bytes_per_reading']} bytes a reading (typical, for storage and cost;
+{m['parquet_bytes_per_reading_pessimistic']} pessimistic, for the scan budgets), {d['raw_gb_per_hour']:.1f} GB an hour
+({d['raw_gb_per_hour_pessimistic']:.1f} GB pessimistic), {d['raw_gb_per_day']:,.1f} GB a day, {d['raw_gb_per_month']:,.0f} GB a month.
+
+- **Default (rollups)**: raw partitions by delivery hour (`{d['raw_partition_key']}`). An hourly job (EventBridge
+  Scheduler, 24 invocations a day -> Step Functions STANDARD, ~{m['rollup_state_transitions']} state transitions a run ->
+  Athena) runs two `MERGE INTO` queries, each reading one delivery hour of raw readings and ~{d['rollup_target_hours']} hours
+  of its target, into two Iceberg tables: `sensor_hour`, one row per sensor, reading hour and delivery hour
+  (~{m['sensor_hour_rows_per_sensor_hour']:g} rows per sensor-hour: a reading hour's readings arrive in that hour or the next;
+  ~{m['sensor_hour_row_bytes']} bytes a row; {sh_rows / 1e6:,.1f} million rows, {d['rollup_gb_per_month']['sensor_hour']:.1f} GB a month),
+  and `zone_window`, one row per zone, {default['inputs']['window_seconds']} s window and delivery hour
+  (~{m['zone_window_rows_per_zone_window']:g} per zone-window, ~{m['zone_window_row_bytes']} bytes a row; {zw_rows / 1e6:,.1f} million rows,
+  {d['rollup_gb_per_month']['zone_window']:.1f} GB a month). Its two `CREATE TABLE IF NOT EXISTS` a run are DDL, which
+  Athena does not bill. The SPICE data sets read only the rollups: `zone_hourly` every hour (3 days of `sensor_hour`),
+  `sensor_daily` every day (4 days of `sensor_hour`), `zone_alerts` every hour (3 days of `zone_window`). The raw
+  `readings` data set is a direct query with a required hour: each visual query reads one hour of raw readings.
+- **Today (before issue 17)**: daily partitions (`{t['raw_partition_key']}`), and every SPICE refresh reads the raw
+  readings: `zone_hourly` and `zone_alerts` 3 days each hour, `sensor_daily` 4 days each day. The `readings` data set has
+  no partition filter, so a visual query reads the whole history (its first month here).
+
+Budgets: the workgroup cancels any query at its `BytesScannedCutoffPerQuery` of 10 GiB ({d['cutoff_gb']:.2f} GB). At the
+pessimistic bytes, each rollup query may scan at most {m['rollup_query_budget_share']:.0%} of it, each SPICE refresh at most
+{m['refresh_budget_bytes'] / 1e9:g} GB, and the raw set's one-hour query at most the cutoff (a rollup row's pessimistic size is its
+typical size scaled as the readings', {m['parquet_bytes_per_reading_pessimistic']}/{m['parquet_bytes_per_reading']}). Athena bills
+${ath['per_tb_scanned']:g} per TB scanned, at least {ath['min_bytes_per_query'] / 1e6:g} MB a query. A query cancelled at the
+cutoff fails, and Athena bills what it scanned until then: the plan bills each failing query at the cutoff
+(${cutoff_cost:.3f}). Costs use the typical bytes.
+
+{capacity.render_history_scans({"default": default, "today": today})}
+
+The default's budgets hold up to ~{d['rollup_query_max_readings_per_second']:,.0f} readings/s for the rollup queries and
+~{d['raw_query_max_readings_per_second']:,.0f} readings/s for the one-hour query; past that, a rollup query has to read less
+than one delivery hour. Today's refreshes scan hundreds of GB each and never finish: every one is cancelled at the
+cutoff, and QuickSight keeps the data set's old rows.
+
+Monthly cost of the history (Firehose, S3, Athena, Step Functions and Scheduler; the naive design has today's history):
+
+{capacity.render_history_costs(plans)}
+
+- Before and after, on the default's messages: today's history costs {capacity.money(t['monthly_usd'])} a month and none of
+  its SPICE refreshes succeeds; with the rollups it costs {capacity.money(d['monthly_usd'])} and no refresh reads more than
+  {largest_refresh(d)} (pessimistic). Letting today's refreshes finish (no cutoff) would cost
+  {capacity.money(t['athena_usd_month_without_cutoff']['refreshes'])} a month in Athena, the refreshes alone.
+- The raw `readings` queries are an assumption: {raw['per_day']:g} a day, {raw['billed_gb']:.1f} GB and ${per_query:.3f} each
+  (input `raw_queries_per_day`). They are most of the default's Athena cost; the rollup job costs
+  {capacity.money(d['athena_usd_month']['rollups'])} a month, the refreshes {capacity.money(d['athena_usd_month']['refreshes'])}.
+- S3 grows by {d['s3_gb_added_per_month']:,.0f} GB a month (raw {d['raw_gb_per_month']:,.0f} GB, rollups
+  {sum(d['rollup_gb_per_month'].values()):.1f} GB). In S3 Standard that is {capacity.money(d['s3_usd_month_after_1_month'])} a month
+  after one month and {capacity.money(d['s3_usd_month_after_12_months'])} a month after twelve; a lifecycle to cheaper storage
+  classes is not modelled. The comparison table carries one month of history. Both designs keep the same raw bytes,
+  so the storage adds about the same dollars to each: the default stays within 1 % of the naive design while the
+  history holds up to {months_within} months of data in S3 Standard, and with twelve months it is {share_year:.2%}.
+"""
 
 
 def document() -> str:
@@ -107,7 +194,10 @@ What drives the difference:
   units/s, {ddb['peak_to_average']:.2f} times the average (`scripts/bench-processor` measures 1.75 with 8 shards
   whose batches land on whole seconds). Writing each sensor's state when its reading enters a new window put
   {d['sensors']:,} writes into the first batching window of every minute: 13.9 times the average.
-- Firehose bills each record rounded up to 5 KB, so one record per reading costs about 30 times its size.
+- Firehose bills each record rounded up to 5 KB, for ingestion and again for the conversion to Parquet, so one record
+  per reading costs about 30 times its size.
+- The history: the naive design keeps today's layout (every SPICE refresh reads days of raw readings, and fails at the
+  workgroup's cutoff), the default reads hourly rollups; see "History" below.
 
 ## How the default gets under 1 %
 
@@ -128,12 +218,14 @@ alone is not enough:
 
 The readings batch (`{{"readings": [...]}}`) and single readings stay valid (gateways of 25 sending readings batches
 cost the {share['object']:.2%} above). The history keeps every form (the Glue table has a column for each), and the
-QuickSight data sets read all three. An environment's plan takes its own fleet (`iot_env_capacity`): set
+rollup job and QuickSight's raw readings data set read all three. An environment's plan takes its own fleet (`iot_env_capacity`): set
 `reading_bytes: 160` there for a fleet that sends JSON objects.
 
-Not included: data transfer out of the region, Athena queries and QuickSight (they depend on use), SNS/EventBridge
-alert traffic (small), DynamoDB storage and the history's growth after its first month (S3 shows one month of data).
+Not included: data transfer out of the region, QuickSight's users and SPICE capacity (docs/quicksight.md), S3
+requests, SNS/EventBridge alert traffic (small), DynamoDB storage and the history's growth after its first month (S3
+shows one month of data; "History" shows twelve).
 
+{history_section(prices, default, naive)}
 ## Per environment
 
 `ansible-playbook playbooks/deploy.yml -e env=NAME` prints the plan of that environment first. Its inputs are the

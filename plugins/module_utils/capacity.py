@@ -4,8 +4,10 @@
 """Capacity and cost plan of one region's deployment: pure arithmetic over inputs and a list-price table.
 
 ``plan(inputs, prices)`` sizes the ingest path (IoT Core publish rate against the account quota, Kinesis shards,
-Lambda invocations and concurrency, DynamoDB writes and write units as on-demand bills them) and estimates the monthly cost per service from the prices in
-``files/pricing.yml``. ``render_*`` turn plans into the text that deploy.yml prints and docs/capacity.md holds.
+Lambda invocations and concurrency, DynamoDB writes and write units as on-demand bills them) and the history (Firehose,
+the raw Parquet in S3, the hourly rollup job and the Athena scans of the rollups and of QuickSight's refreshes, each
+checked against its budget) and estimates the monthly cost per service from the prices in ``files/pricing.yml``.
+``render_*`` turn plans into the text that deploy.yml prints and docs/capacity.md holds.
 No AnsibleModule and no AWS call: the capacity_plan module, scripts/capacity_doc.py and the tests share this code.
 """
 
@@ -16,6 +18,8 @@ import math
 MIB = 1024 * 1024
 GB = 1000 ** 3
 SECONDS_PER_MINUTE = 60
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 86400
 
 # Inputs with their defaults: the default design (gateways of 50 sensors sending one columnar message a second, Basic
 # Ingest, aggregated writes). A reading takes ~50-60 bytes in a columnar gateway message (sensor ids of up to ~20
@@ -40,19 +44,29 @@ DEFAULT_INPUTS = {
     "lambda_architecture": "arm64",
     "custom_metrics": 15,
     "alarms": 8,
+    # The history: hourly raw partitions, an hourly rollup job and SPICE refreshes that read only the rollups (false:
+    # daily partitions, every refresh reads raw readings, direct queries without a partition filter).
+    "history_rollups": True,
+    "raw_queries_per_day": 100,  # direct queries of the raw readings data set: an assumption, they depend on use
 }
 
 # The naive design the issue compares with: one message per reading (a JSON object), no Basic Ingest, one write per
-# reading.
+# reading, and the history as it was before the rollups.
 NAIVE_OVERRIDES = {
     "readings_per_message": 1,
     "sensors_per_connection": 1,
     "reading_bytes": 160,
     "basic_ingest": False,
     "aggregate_writes": False,
+    "history_rollups": False,
 }
 
-SERVICES = ("iot_core", "kinesis", "lambda", "dynamodb", "firehose", "s3", "cloudwatch", "kms")
+SERVICES = ("iot_core", "kinesis", "lambda", "dynamodb", "firehose", "s3", "athena", "history_jobs", "cloudwatch", "kms")
+
+# QuickSight's SPICE refreshes: (data set, refreshes per day, days read). With rollups, zone_hourly and sensor_daily
+# read sensor_hour and zone_alerts reads zone_window; without, all three read the raw readings.
+REFRESHES = (("zone_hourly", 24, 3, "sensor_hour"), ("sensor_daily", 1, 4, "sensor_hour"), ("zone_alerts", 24, 3, "zone_window"))
+ROLLUPS = ("sensor_hour", "zone_window")  # one MERGE INTO each per hourly run
 
 
 class CapacityError(ValueError):
@@ -99,6 +113,10 @@ def validate(inputs: dict) -> dict:
         raise CapacityError("lambda_architecture must be arm64 or x86_64")
     if merged["max_batching_window_seconds"] < 0 or merged["shard_headroom"] < 0:
         raise CapacityError("max_batching_window_seconds and shard_headroom must not be negative")
+    if merged["raw_queries_per_day"] < 0:
+        raise CapacityError("raw_queries_per_day must not be negative")
+    if not isinstance(merged["history_rollups"], bool):
+        raise CapacityError("history_rollups must be true or false")
     return merged
 
 
@@ -135,13 +153,11 @@ def _monthly_costs(i: dict, prices: dict, z: dict) -> dict:
     ddb = prices["dynamodb"]
     costs["dynamodb"] = z["write_units"] * month * ddb["write_request_units_per_million"] / 1e6
 
-    firehose = prices["firehose"]
-    billed_gb = monthly_records * _units(message_bytes, firehose["record_unit_bytes"]) * firehose["record_unit_bytes"] / GB
-    converted_gb = bytes_per_second * month / GB
-    costs["firehose"] = _tiered(billed_gb, firehose["ingest_tiers_per_gb"]) + converted_gb * firehose["format_conversion_per_gb"]
-
-    history_gb = z["readings"] * month * model["parquet_bytes_per_reading"] / GB
-    costs["s3"] = history_gb * prices["s3"]["standard_gb_month"]
+    history = z["history"]
+    costs["firehose"] = history["firehose_ingest_usd_month"] + history["format_conversion_usd_month"]
+    costs["s3"] = history["s3_usd_month_after_1_month"]
+    costs["athena"] = sum(history["athena_usd_month"].values())
+    costs["history_jobs"] = history["stepfunctions_usd_month"] + history["scheduler_usd_month"]
 
     cw = prices["cloudwatch"]
     metrics = i["zones"] + i["custom_metrics"]
@@ -150,7 +166,124 @@ def _monthly_costs(i: dict, prices: dict, z: dict) -> dict:
                            + cw["dashboard_month"])
     costs["kms"] = prices["kms"]["key_month"]
 
-    return costs
+    return {k: costs[k] for k in SERVICES}
+
+
+def _scan(typical: float, pessimistic: float, budget: float, prices: dict) -> dict:
+    """One Athena query's scan in GB (typical and pessimistic), its budget, and the GB it is billed for (typical): at
+    least the per-query minimum, and a query past the workgroup's cutoff is cancelled there and billed for what it
+    scanned until then, the cutoff."""
+    cutoff = prices["model"]["athena_cutoff_bytes"]
+    billed = cutoff if typical > cutoff else max(typical, prices["athena"]["min_bytes_per_query"])
+    return {"scan_gb": typical / GB, "scan_gb_pessimistic": pessimistic / GB, "budget_gb": budget / GB,
+            "within_budget": pessimistic <= budget, "exceeds_cutoff": pessimistic > cutoff, "fails": typical > cutoff,
+            "billed_gb": billed / GB}
+
+
+def _history(i: dict, prices: dict, z: dict) -> dict:
+    """The history of a sized deployment ``z``: Firehose, raw Parquet and rollups in S3, the hourly rollup job, the
+    Athena scans of rollup queries, SPICE refreshes and direct queries against their budgets, and their monthly cost.
+
+    With rollups the raw readings are in hourly partitions (dh) and only the rollup job and the raw readings data set
+    (one hour per query) read them; without, they are in daily partitions and every refresh reads days of them, and a
+    direct query without a partition filter reads the whole history (here: its first month).
+    """
+    model = prices["model"]
+    month = float(prices["seconds_per_month"])
+    days_per_month = month / SECONDS_PER_DAY
+    hours_per_month = month / SECONDS_PER_HOUR
+    cutoff = model["athena_cutoff_bytes"]
+    pessimism = model["parquet_bytes_per_reading_pessimistic"] / model["parquet_bytes_per_reading"]
+
+    # Firehose: one record per Kinesis record, ingestion and format conversion both on the bytes rounded up to 5 KB
+    firehose = prices["firehose"]
+    billed_gb = z["messages"] * month * _units(z["message_bytes"], firehose["record_unit_bytes"]) * firehose["record_unit_bytes"] / GB
+
+    raw_hour = z["readings"] * SECONDS_PER_HOUR * model["parquet_bytes_per_reading"]
+    raw_hour_pessimistic = z["readings"] * SECONDS_PER_HOUR * model["parquet_bytes_per_reading_pessimistic"]
+    rollups = i["history_rollups"]
+    # rollup rows and bytes per delivery hour; pessimistic bytes: the row sizes scaled as the readings' (35/20)
+    rows_per_hour = {
+        "sensor_hour": i["sensors"] * model["sensor_hour_rows_per_sensor_hour"],
+        "zone_window": i["zones"] * SECONDS_PER_HOUR / i["window_seconds"] * model["zone_window_rows_per_zone_window"],
+    } if rollups else {}
+    rollup_hour = {name: rows * model[f"{name}_row_bytes"] for name, rows in rows_per_hour.items()}
+
+    rollup_queries = {
+        name: _scan(raw_hour + model["rollup_target_hours_read"] * rollup_hour[name],
+                    raw_hour_pessimistic + model["rollup_target_hours_read"] * rollup_hour[name] * pessimism,
+                    model["rollup_query_budget_share"] * cutoff, prices)
+        for name in (ROLLUPS if rollups else ())
+    }
+    refreshes = {}
+    for name, per_day, days, source in REFRESHES:
+        hour = rollup_hour[source] if rollups else raw_hour
+        refreshes[name] = dict(_scan(days * 24 * hour, days * 24 * hour * pessimism, model["refresh_budget_bytes"], prices),
+                               per_day=per_day, days=days, reads=source if rollups else "readings")
+    # the raw readings data set: one hour per visual query, or (without a partition filter) the whole history
+    raw_month = raw_hour * hours_per_month
+    raw_query = (_scan(raw_hour, raw_hour_pessimistic, cutoff, prices) if rollups
+                 else _scan(raw_month, raw_month * pessimism, cutoff, prices))
+    raw_query.update(per_day=i["raw_queries_per_day"], reads="one hour of readings" if rollups else "the whole history (one month here)")
+
+    athena = prices["athena"]
+    per_tb = athena["per_tb_scanned"]
+    daily_gb = {
+        "rollups": 24 * sum(q["billed_gb"] for q in rollup_queries.values()),
+        "refreshes": sum(r["per_day"] * r["billed_gb"] for r in refreshes.values()),
+        "raw_queries": raw_query["per_day"] * raw_query["billed_gb"],
+    }
+    minimum_gb = athena["min_bytes_per_query"] / GB
+    unbounded_gb = {  # what the same queries would scan if the workgroup let them finish
+        "rollups": 24 * sum(max(q["scan_gb"], minimum_gb) for q in rollup_queries.values()),
+        "refreshes": sum(r["per_day"] * max(r["scan_gb"], minimum_gb) for r in refreshes.values()),
+        "raw_queries": raw_query["per_day"] * max(raw_query["scan_gb"], minimum_gb),
+    }
+    runs = hours_per_month if rollups else 0.0
+
+    rollup_gb_month = {name: size * hours_per_month / GB for name, size in rollup_hour.items()}
+    s3_gb_month = raw_month / GB + sum(rollup_gb_month.values())
+    checks = ([q["within_budget"] for q in rollup_queries.values()] + [r["within_budget"] for r in refreshes.values()]
+              + [raw_query["within_budget"]])
+    headroom = {}
+    if rollups:
+        # the reading rate at which a budget is reached, the other terms of the scan kept as they are
+        per_reading_hour = SECONDS_PER_HOUR * model["parquet_bytes_per_reading_pessimistic"]
+        rollup_room = min(model["rollup_query_budget_share"] * cutoff - (q["scan_gb_pessimistic"] * GB - raw_hour_pessimistic)
+                          for q in rollup_queries.values())
+        headroom = {"rollup_query_max_readings_per_second": rollup_room / per_reading_hour,
+                    "raw_query_max_readings_per_second": cutoff / per_reading_hour}
+    return {
+        "rollups": rollups,
+        "raw_partitions": "hourly" if rollups else "daily",
+        "raw_partition_key": "dh=yyyy-MM-dd-HH" if rollups else "dt=yyyy-MM-dd",
+        "firehose_billed_gb_month": billed_gb,
+        "format_conversion_gb_month": billed_gb,
+        "firehose_ingest_usd_month": _tiered(billed_gb, firehose["ingest_tiers_per_gb"]),
+        "format_conversion_usd_month": billed_gb * firehose["format_conversion_per_gb"],
+        "raw_gb_per_hour": raw_hour / GB,
+        "raw_gb_per_hour_pessimistic": raw_hour_pessimistic / GB,
+        "raw_gb_per_day": 24 * raw_hour / GB,
+        "raw_gb_per_month": raw_month / GB,
+        "rollup_target_hours": model["rollup_target_hours_read"] if rollups else 0,
+        "rollup_rows_per_month": {name: rows * hours_per_month for name, rows in rows_per_hour.items()},
+        "rollup_gb_per_month": rollup_gb_month,
+        "s3_gb_added_per_month": s3_gb_month,
+        "s3_usd_month_after_1_month": s3_gb_month * prices["s3"]["standard_gb_month"],
+        "s3_usd_month_after_12_months": 12 * s3_gb_month * prices["s3"]["standard_gb_month"],
+        "cutoff_gb": cutoff / GB,
+        "rollup_queries": rollup_queries,
+        "refreshes": refreshes,
+        "raw_query": raw_query,
+        "budgets_hold": all(checks),
+        **headroom,
+        "athena_gb_per_day": daily_gb,
+        "athena_usd_month": {k: gb / 1000 * per_tb * days_per_month for k, gb in daily_gb.items()},
+        "athena_usd_month_without_cutoff": {k: gb / 1000 * per_tb * days_per_month for k, gb in unbounded_gb.items()},
+        "rollup_runs_per_month": runs,
+        "stepfunctions_usd_month": runs * model["rollup_state_transitions"] * prices["stepfunctions"]["standard"]["per_thousand_transitions"] / 1000,
+        "scheduler_usd_month": runs * prices["scheduler"]["per_million_invocations"] / 1e6,
+    }
 
 
 def sensor_pages(sensors_per_zone: float, model: dict) -> tuple[int, float]:
@@ -246,6 +379,8 @@ def plan(inputs: dict, prices: dict) -> dict:
     sizing = {"readings": readings, "messages": messages, "message_bytes": message_bytes, "bytes_per_second": bytes_per_second,
               "connections": connections, "iot_units": iot_units, "shards": shards, "batches": batches,
               "duration_ms": duration_ms, "write_units": ddb["write_units_per_second"], "zones_per_batch": zones_per_batch}
+    history = _history(i, prices, sizing)
+    sizing["history"] = history
     costs = _monthly_costs(i, prices, sizing)
     costs = {k: round(v, 2) for k, v in costs.items()}
     warnings = []
@@ -253,6 +388,11 @@ def plan(inputs: dict, prices: dict) -> dict:
         warnings.append(f"IoT Core publishes {messages:,.0f}/s exceed the default account quota of {quota:,}/s: request an increase")
     if i["stream_mode"] == "PROVISIONED" and i["shard_count"] is not None and i["shard_count"] < shards_needed:
         warnings.append(f"ShardCount {i['shard_count']} is below the {shards_needed} shards this load needs (with {i['shard_headroom']:.0%} headroom)")
+    scans = {**history["rollup_queries"], **history["refreshes"], "raw readings query": history["raw_query"]}
+    over = [f"{name} {q['scan_gb_pessimistic']:,.1f} GB" for name, q in scans.items() if not q["within_budget"]]
+    if over:
+        warnings.append(f"History scans over their budgets (pessimistic; Athena cancels a query at {history['cutoff_gb']:.1f} GB): {', '.join(over)}")
+    history["monthly_usd"] = round(sum(costs[k] for k in ("firehose", "s3", "athena", "history_jobs")), 2)
     return {
         "inputs": i,
         "readings_per_second": readings,
@@ -265,6 +405,7 @@ def plan(inputs: dict, prices: dict) -> dict:
         "lambda": {"invocations_per_second": batches, "concurrency": concurrency, "readings_per_batch": readings_per_batch,
                    "duration_ms": duration_ms},
         "dynamodb": dict(ddb, peak_to_average=ddb["peak_write_units_per_second"] / ddb["write_units_per_second"]),
+        "history": history,
         "monthly_cost_usd": costs,
         "total_monthly_usd": round(sum(costs.values()), 2),
         "prices_as_of": prices["as_of"],
@@ -292,11 +433,34 @@ def render_summary(result: dict, label: str = "") -> list[str]:
         f"~{result['lambda']['readings_per_batch']:,.0f} readings per batch",
         f"DynamoDB: {result['dynamodb']['writes_per_second']:,.0f} writes/s, {result['dynamodb']['write_units_per_second']:,.0f} write units/s "
         f"(busiest second {result['dynamodb']['peak_write_units_per_second']:,.0f}, {result['dynamodb']['peak_to_average']:.2f}x the average)",
+        render_history_line(result["history"]),
         "Monthly estimate: " + ", ".join(f"{k} {money(v)}" for k, v in result["monthly_cost_usd"].items())
         + f"; total {money(result['total_monthly_usd'])} (list prices {result['prices_region']}, {result['prices_as_of']})",
     ]
     lines.extend(f"WARNING: {w}" for w in result["warnings"])
     return lines
+
+
+def gigabytes(value: float) -> str:
+    """GB with two decimals below 100 GB, none above."""
+    return f"{value:.2f} GB" if value < 100 else f"{value:,.0f} GB"
+
+
+def render_history_line(history: dict) -> str:
+    """The history in one line: layout, raw growth, the largest scans against their budgets, Athena's monthly cost."""
+    refresh = max(history["refreshes"].values(), key=lambda r: r["scan_gb_pessimistic"])
+    athena = money(sum(history["athena_usd_month"].values()))
+    head = (f"History: {history['raw_partitions']} raw partitions, "
+            f"{'SPICE refreshes read hourly rollups' if history['rollups'] else 'SPICE refreshes read raw readings'}, "
+            f"raw {history['raw_gb_per_day']:,.0f} GB/day; pessimistic scans: ")
+    scans = []
+    if history["rollup_queries"]:
+        rollup = max(history["rollup_queries"].values(), key=lambda q: q["scan_gb_pessimistic"])
+        scans.append(f"rollup query {gigabytes(rollup['scan_gb_pessimistic'])} (budget {gigabytes(rollup['budget_gb'])})")
+    scans.append(f"refresh up to {gigabytes(refresh['scan_gb_pessimistic'])} (budget {gigabytes(refresh['budget_gb'])})")
+    scans.append(f"raw query {gigabytes(history['raw_query']['scan_gb_pessimistic'])} (cutoff {gigabytes(history['cutoff_gb'])})")
+    verdict = "budgets hold" if history["budgets_hold"] else "OVER BUDGET, queries past the cutoff fail"
+    return head + ", ".join(scans) + f": {verdict}; Athena {athena}/month"
 
 
 def render_comparison(default: dict, naive: dict) -> str:
@@ -321,10 +485,69 @@ def render_comparison(default: dict, naive: dict) -> str:
          f"{default['dynamodb']['peak_write_units_per_second']:,.0f} ({default['dynamodb']['peak_to_average']:.2f}x)",
          f"{naive['dynamodb']['peak_write_units_per_second']:,.0f} ({naive['dynamodb']['peak_to_average']:.2f}x)"),
     ]
+    dh, nh = default["history"], naive["history"]
+
+    def layout(h: dict) -> str:
+        return f"{h['raw_partitions']} partitions, " + ("refreshes read rollups" if h["rollups"] else "refreshes read raw readings")
+
+    def largest_refresh(h: dict) -> str:
+        return gigabytes(max(r["scan_gb_pessimistic"] for r in h["refreshes"].values()))
+
+    rows += [
+        ("history layout", layout(dh), layout(nh)),
+        ("largest SPICE refresh scan (pessimistic; budget 1 GB)", largest_refresh(dh), largest_refresh(nh)),
+        (f"history scan budgets hold (Athena cutoff {dh['cutoff_gb']:.2f} GB)", "yes" if dh["budgets_hold"] else "no",
+         "yes" if nh["budgets_hold"] else "no"),
+    ]
     rows += [(f"{k} (USD/month)", money(default["monthly_cost_usd"][k]), money(naive["monthly_cost_usd"][k])) for k in SERVICES]
     rows.append(("**total (USD/month)**", f"**{money(default['total_monthly_usd'])}**", f"**{money(naive['total_monthly_usd'])}**"))
     share = default["total_monthly_usd"] / naive["total_monthly_usd"]
-    rows.append(("default as share of naive", f"{share:.1%}", "100%"))
+    rows.append(("default as share of naive", f"{share:.2%}", "100%"))
     lines = ["| | default design | naive design |", "| --- | ---: | ---: |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def render_history_scans(plans: dict[str, dict]) -> str:
+    """Markdown table: each history query of each named plan, its scan against its budget and what it is billed for."""
+    lines = ["| design | query | runs a day | reads | scan (typical) | scan (pessimistic) | budget | holds | billed per run |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |"]
+    for design, result in plans.items():
+        h = result["history"]
+        queries = [(f"rollup MERGE INTO {name}", 24, f"1 hour of raw readings + {h['rollup_target_hours']} h of {name}", q)
+                   for name, q in h["rollup_queries"].items()]
+        queries += [(f"SPICE refresh {name}", r["per_day"], f"{r['days']} days of {r['reads']}", r) for name, r in h["refreshes"].items()]
+        raw = h["raw_query"]
+        queries.append(("raw readings visual query", f"{raw['per_day']:g} (assumed)", raw["reads"], raw))
+        for name, runs, reads, q in queries:
+            holds = "yes" if q["within_budget"] else ("no: cancelled at the cutoff" if q["fails"] else "no")
+            lines.append(f"| {design} | {name} | {runs} | {reads} | {gigabytes(q['scan_gb'])} | {gigabytes(q['scan_gb_pessimistic'])} "
+                         f"| {gigabytes(q['budget_gb'])} | {holds} | {gigabytes(q['billed_gb'])} |")
+    return "\n".join(lines)
+
+
+def render_history_costs(plans: dict[str, dict]) -> str:
+    """Markdown table: the monthly cost of the history of each named plan, line by line."""
+    names = list(plans)
+    hs = [plans[n]["history"] for n in names]
+
+    def row(label: str, values: list[float], bold: bool = False) -> str:
+        cells = [f"**{money(v)}**" if bold else money(v) for v in values]
+        return f"| {f'**{label}**' if bold else label} | " + " | ".join(cells) + " |"
+
+    raw_queries = {plans[n]["inputs"]["raw_queries_per_day"] for n in names}
+    lines = ["| USD/month | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    lines += [
+        row("Firehose ingestion (5 KB per record)", [h["firehose_ingest_usd_month"] for h in hs]),
+        row("Firehose format conversion (the same GB)", [h["format_conversion_usd_month"] for h in hs]),
+        row("S3, one month of history (raw Parquet and rollups)", [h["s3_usd_month_after_1_month"] for h in hs]),
+        row("Athena, rollup job (2 queries an hour)", [h["athena_usd_month"]["rollups"] for h in hs]),
+        row("Athena, SPICE refreshes", [h["athena_usd_month"]["refreshes"] for h in hs]),
+        row(f"Athena, raw readings queries ({' / '.join(f'{q:g}' for q in sorted(raw_queries))} a day, assumed)",
+            [h["athena_usd_month"]["raw_queries"] for h in hs]),
+        row("Step Functions and EventBridge Scheduler (history_jobs)", [h["stepfunctions_usd_month"] + h["scheduler_usd_month"] for h in hs]),
+        row("history total", [h["monthly_usd"] for h in hs], bold=True),
+        row("S3 after 12 months (not in the total)", [h["s3_usd_month_after_12_months"] for h in hs]),
+        row("Athena if no query were cancelled at the cutoff (not in the total)", [sum(h["athena_usd_month_without_cutoff"].values()) for h in hs]),
+    ]
     return "\n".join(lines)

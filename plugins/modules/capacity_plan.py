@@ -17,12 +17,18 @@ description:
     publishes per second and flags when an increase is needed, computes the Kinesis shards the load needs (1,000
     records/s and 1 MiB/s per shard, plus O(shard_headroom)), the Lambda invocations per second and concurrency
     of the event source mapping, and the DynamoDB writes per second.
-  - It estimates the monthly cost per service (IoT Core, Kinesis, Lambda, DynamoDB, Firehose, S3, CloudWatch, KMS)
-    from list prices in O(prices), normally the collection's C(files/pricing.yml), which carries its date and region.
+  - It sizes the history. Firehose ingestion and format conversion are billed per record rounded up to 5 KB; the raw
+    Parquet grows in S3 every month; with O(history_rollups) an hourly job (EventBridge Scheduler, Step Functions,
+    two Athena C(MERGE INTO) queries) fills the rollup tables that QuickSight's SPICE refreshes read. Each Athena scan
+    (rollup query, SPICE refresh, a direct query of the raw readings) is checked against its budget with pessimistic
+    bytes; a query past the workgroup's cutoff fails and is billed at the cutoff.
+  - It estimates the monthly cost per service (IoT Core, Kinesis, Lambda, DynamoDB, Firehose, S3, Athena, the
+    history's jobs, CloudWatch, KMS) from list prices in O(prices), normally the collection's C(files/pricing.yml),
+    which carries its date and region.
   - Gateway batching in the columnar form (O(readings_per_message), O(reading_bytes)), Basic Ingest
-    (O(basic_ingest)) and aggregated writes (O(aggregate_writes)) are what make the default design cheap; set them
-    to 1, 160, V(false) and V(false) for the naive design (one JSON message per reading, no Basic Ingest, one
-    DynamoDB write per reading).
+    (O(basic_ingest)), aggregated writes (O(aggregate_writes)) and the history's rollups (O(history_rollups)) are
+    what make the default design cheap; set them to 1, 160, V(false), V(false) and V(false) for the naive design (one
+    JSON message per reading, no Basic Ingest, one DynamoDB write per reading, SPICE refreshes reading raw readings).
   - The module only computes; it never reports a change and behaves the same in check mode.
 author:
   - Smart City Platform Team (@smartcity)
@@ -32,7 +38,7 @@ options:
       - List prices and model assumptions, as in the collection's C(files/pricing.yml), for example
         C("{{ lookup('ansible.builtin.file', 'pricing.yml') | from_yaml }}").
       - Needs the keys C(as_of), C(region), C(seconds_per_month), C(iot_core), C(kinesis), C(lambda), C(dynamodb),
-        C(firehose), C(s3), C(cloudwatch), C(kms) and C(model).
+        C(firehose), C(s3), C(athena), C(stepfunctions), C(scheduler), C(cloudwatch), C(kms) and C(model).
     type: dict
     required: true
   label:
@@ -124,6 +130,21 @@ options:
     description: CloudWatch alarms of the stack.
     type: int
     default: 8
+  history_rollups:
+    description:
+      - V(true) for the history with rollups, raw readings in hourly partitions, an hourly job that merges each
+        delivery hour into the C(sensor_hour) and C(zone_window) tables, SPICE refreshes that read only those, and a
+        raw readings data set that reads one hour per query.
+      - V(false) for the history before them, daily partitions and SPICE refreshes that read days of raw readings,
+        and a raw readings data set without a partition filter. At tens of thousands of readings per second these
+        queries pass the workgroup's cutoff and fail.
+    type: bool
+    default: true
+  raw_queries_per_day:
+    description:
+      - Direct queries of the raw readings data set per day (QuickSight visuals), an assumption, as they depend on use.
+    type: int
+    default: 100
 attributes:
   check_mode:
     description: Can run in check mode and return the same plan; it never changes anything.
@@ -156,6 +177,7 @@ EXAMPLES = r"""
     reading_bytes: 160
     basic_ingest: false
     aggregate_writes: false
+    history_rollups: false
 """
 
 RETURN = r"""
@@ -166,6 +188,8 @@ summary:
   elements: str
   sample:
     - "IoT Core: 2,000 publishes/s of 20,000/s quota (within quota), 2,000 connections"
+    - "History: hourly raw partitions, SPICE refreshes read hourly rollups, raw 86 GB/day; pessimistic scans: rollup query 6.46 GB
+      (budget 8.59 GB), refresh up to 0.65 GB (budget 1.00 GB), raw query 6.30 GB (cutoff 10.74 GB): budgets hold; Athena $83/month"
 plan:
   description: The plan.
   returned: always
@@ -204,11 +228,36 @@ plan:
           C(sensor_page_units_per_second)) and the live sensor state's C(sensor_pages_per_zone) and C(sensor_page_bytes).
       type: dict
       returned: always
-    monthly_cost_usd:
-      description: Estimated monthly cost per service in USD.
+    history:
+      description:
+        - The history. C(rollups), C(raw_partitions) (V(hourly) or V(daily)) and C(raw_partition_key).
+        - Firehose, C(firehose_billed_gb_month) and C(format_conversion_gb_month) (the same GB, records rounded up to
+          5 KB), C(firehose_ingest_usd_month) and C(format_conversion_usd_month).
+        - Raw Parquet, C(raw_gb_per_hour), C(raw_gb_per_hour_pessimistic), C(raw_gb_per_day), C(raw_gb_per_month).
+        - Rollups, C(rollup_rows_per_month) and C(rollup_gb_per_month) per table, C(rollup_target_hours), and
+          C(rollup_runs_per_month).
+        - S3, C(s3_gb_added_per_month), C(s3_usd_month_after_1_month) (in RV(plan.monthly_cost_usd)) and
+          C(s3_usd_month_after_12_months) (S3 Standard; no lifecycle to cheaper classes).
+        - Scans. C(cutoff_gb) is the workgroup's cutoff. C(rollup_queries) (per rollup table), C(refreshes) (per SPICE
+          data set, with C(per_day), C(days) and C(reads)) and C(raw_query) (with C(per_day) and C(reads)) each have
+          C(scan_gb), C(scan_gb_pessimistic), C(budget_gb), C(within_budget) (pessimistic scan within the budget),
+          C(exceeds_cutoff) (pessimistic), C(fails) (typical scan past the cutoff) and C(billed_gb) (at least the
+          per-query minimum; the cutoff for a query that fails).
+        - C(budgets_hold) is whether every scan is within its budget. With rollups,
+          C(rollup_query_max_readings_per_second) and C(raw_query_max_readings_per_second) are the rates up to which
+          those budgets hold.
+        - Cost, C(athena_gb_per_day) and C(athena_usd_month) per kind (C(rollups), C(refreshes), C(raw_queries)),
+          C(athena_usd_month_without_cutoff) (the same if no query were cancelled), C(stepfunctions_usd_month),
+          C(scheduler_usd_month) and C(monthly_usd) (Firehose, S3, Athena and the history's jobs).
       type: dict
       returned: always
-      sample: {"iot_core": 1584.0, "kinesis": 183.5, "dynamodb": 2190.0}
+    monthly_cost_usd:
+      description:
+        - Estimated monthly cost per service in USD, C(iot_core), C(kinesis), C(lambda), C(dynamodb), C(firehose),
+          C(s3), C(athena), C(history_jobs) (Step Functions and EventBridge Scheduler), C(cloudwatch), C(kms).
+      type: dict
+      returned: always
+      sample: {"iot_core": 1584.0, "kinesis": 183.5, "dynamodb": 2190.0, "athena": 82.97}
     total_monthly_usd:
       description: Sum of RV(plan.monthly_cost_usd).
       type: float
@@ -222,7 +271,7 @@ plan:
       type: str
       returned: always
     warnings:
-      description: Quota increases needed, too few shards.
+      description: Quota increases needed, too few shards, history scans over their budgets.
       type: list
       elements: str
       returned: always
@@ -254,9 +303,12 @@ ARGUMENT_SPEC = dict(
     lambda_architecture=dict(type="str", choices=["arm64", "x86_64"], default="arm64"),
     custom_metrics=dict(type="int", default=15),
     alarms=dict(type="int", default=8),
+    history_rollups=dict(type="bool", default=True),
+    raw_queries_per_day=dict(type="int", default=100),
 )
 
-PRICE_KEYS = ("as_of", "region", "seconds_per_month", "iot_core", "kinesis", "lambda", "dynamodb", "firehose", "s3", "cloudwatch", "kms", "model")
+PRICE_KEYS = ("as_of", "region", "seconds_per_month", "iot_core", "kinesis", "lambda", "dynamodb", "firehose", "s3", "athena", "stepfunctions",
+              "scheduler", "cloudwatch", "kms", "model")
 
 
 def main() -> None:

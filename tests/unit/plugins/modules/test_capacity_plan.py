@@ -17,6 +17,9 @@ from ansible_collections.smartcity.iot_analytics.plugins.modules import capacity
 from conftest import ROOT
 
 PRICES = yaml.safe_load((ROOT / "files" / "pricing.yml").read_text())
+MONTH = PRICES["seconds_per_month"]
+CUTOFF = 10 * 1024 ** 3  # the workgroup's BytesScannedCutoffPerQuery
+TODAY_HISTORY = {"history_rollups": False}  # the default's messages, the history as it was before the rollups
 
 
 def run_module(capsys, **args: Any) -> tuple[int, dict[str, Any]]:
@@ -126,6 +129,8 @@ def test_tiers_are_cumulative() -> None:
         ({"parallelization_factor": 11}, "between 1 and 10"),
         ({"stream_mode": "SOMETIMES"}, "PROVISIONED or ON_DEMAND"),
         ({"colour": "red"}, "unknown inputs: colour"),
+        ({"raw_queries_per_day": -1}, "raw_queries_per_day must not be negative"),
+        ({"history_rollups": "yes"}, "history_rollups must be true or false"),
     ],
 )
 def test_invalid_inputs_are_named(inputs: dict[str, Any], message: str) -> None:
@@ -146,6 +151,17 @@ def test_module_returns_plan_and_summary_without_change(capsys) -> None:
     assert result["plan"]["kinesis"]["shard_count"] == 10
     assert result["summary"][0].startswith("Capacity and cost plan for prod: 50,000 sensors")
     assert any(line.startswith("Monthly estimate:") for line in result["summary"])
+    history = [line for line in result["summary"] if line.startswith("History:")]
+    assert len(history) == 1 and "hourly raw partitions" in history[0] and "budgets hold" in history[0]
+
+
+def test_module_plans_the_history_before_the_rollups_and_warns(capsys) -> None:
+    code, result = run_module(capsys, history_rollups=False, raw_queries_per_day=0)
+    assert code == 0
+    assert result["plan"]["history"]["budgets_hold"] is False
+    assert result["plan"]["history"]["athena_usd_month"]["raw_queries"] == 0
+    assert any("OVER BUDGET" in line for line in result["summary"])
+    assert result["summary"][-1].startswith("WARNING: History scans over their budgets")
 
 
 def test_module_fails_on_bad_input_and_incomplete_prices(capsys) -> None:
@@ -163,3 +179,126 @@ def test_every_environment_has_enough_shards_for_its_fleet(env: str) -> None:
     result = capacity.plan({**settings["iot_env_capacity"], "shard_count": params["ShardCount"],
                             "lambda_memory_mb": params["LambdaMemorySize"]}, PRICES)
     assert result["warnings"] == [], result["warnings"]
+
+
+# The history (issue 17): Firehose, the raw Parquet, the hourly rollup job and the Athena scans against their budgets.
+
+
+def test_format_conversion_is_billed_on_the_same_rounded_bytes_as_ingestion() -> None:
+    result = capacity.plan({}, PRICES)
+    history, firehose = result["history"], PRICES["firehose"]
+    # 1,000 records/s of 3,120 bytes, each billed as 5 KB, for ingestion and for the conversion to Parquet
+    billed_gb = 1000 * 5120 * MONTH / 1e9
+    assert history["firehose_billed_gb_month"] == pytest.approx(billed_gb)
+    assert history["format_conversion_gb_month"] == pytest.approx(billed_gb)
+    assert history["format_conversion_gb_month"] > 1000 * result["message_bytes"] * MONTH / 1e9  # not the raw bytes
+    assert history["format_conversion_usd_month"] == pytest.approx(billed_gb * firehose["format_conversion_per_gb"])
+    expected = capacity._tiered(billed_gb, firehose["ingest_tiers_per_gb"]) + billed_gb * firehose["format_conversion_per_gb"]
+    assert result["monthly_cost_usd"]["firehose"] == round(expected, 2)
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)["history"]
+    assert naive["format_conversion_gb_month"] == pytest.approx(50000 * 5120 * MONTH / 1e9)  # a 160-byte record billed as 5 KB
+
+
+def test_history_budgets_hold_for_the_default_at_50000_readings_per_second() -> None:
+    result = capacity.plan({}, PRICES)
+    history = result["history"]
+    assert result["readings_per_second"] == 50000
+    assert history["cutoff_gb"] * 1e9 == CUTOFF
+    assert history["raw_gb_per_hour_pessimistic"] == pytest.approx(50000 * 3600 * 35 / 1e9)  # 6.3 GB
+    assert set(history["rollup_queries"]) == {"sensor_hour", "zone_window"}
+    for name, query in history["rollup_queries"].items():
+        assert query["scan_gb_pessimistic"] * 1e9 <= 0.8 * CUTOFF, name
+        assert query["scan_gb_pessimistic"] > history["raw_gb_per_hour_pessimistic"], "one raw hour plus part of the target"
+        assert query["within_budget"] is True
+    assert set(history["refreshes"]) == {"zone_hourly", "sensor_daily", "zone_alerts"}
+    for name, refresh in history["refreshes"].items():
+        assert refresh["scan_gb_pessimistic"] <= 1.0, name
+        assert refresh["reads"] in ("sensor_hour", "zone_window") and refresh["within_budget"] is True
+    # zone_hourly: 3 days of sensor_hour rows, 1.1 per sensor-hour of 70 bytes
+    assert history["refreshes"]["zone_hourly"]["scan_gb"] == pytest.approx(3 * 24 * 50000 * 1.1 * 70 / 1e9)
+    raw = history["raw_query"]
+    assert raw["scan_gb"] == pytest.approx(3.6) and raw["scan_gb_pessimistic"] * 1e9 <= CUTOFF and raw["within_budget"] is True
+    assert history["budgets_hold"] is True and result["warnings"] == []
+    assert history["rollup_query_max_readings_per_second"] > 50000
+
+
+@pytest.mark.parametrize("inputs", [TODAY_HISTORY, capacity.NAIVE_OVERRIDES])
+def test_history_budgets_fail_without_the_rollups_and_failed_scans_are_billed_at_the_cutoff(inputs: dict[str, Any]) -> None:
+    result = capacity.plan(inputs, PRICES)
+    history = result["history"]
+    assert history["rollups"] is False and history["raw_partitions"] == "daily" and history["rollup_queries"] == {}
+    zone_hourly = history["refreshes"]["zone_hourly"]
+    assert zone_hourly["reads"] == "readings" and zone_hourly["days"] == 3 and zone_hourly["per_day"] == 24
+    assert zone_hourly["scan_gb"] == pytest.approx(3 * 86.4)  # 3 days of raw readings at 20 bytes each
+    assert zone_hourly["scan_gb_pessimistic"] > 1.0 and zone_hourly["scan_gb_pessimistic"] * 1e9 > CUTOFF
+    for refresh in history["refreshes"].values():
+        assert refresh["within_budget"] is False and refresh["fails"] is True
+        assert refresh["billed_gb"] * 1e9 == CUTOFF
+    assert history["raw_query"]["fails"] is True and history["raw_query"]["billed_gb"] * 1e9 == CUTOFF
+    assert history["budgets_hold"] is False
+    assert any(w.startswith("History scans over their budgets") for w in result["warnings"])
+    per_day = (24 + 1 + 24) * CUTOFF / 1e9
+    assert history["athena_gb_per_day"]["refreshes"] == pytest.approx(per_day)
+    days = MONTH / 86400
+    assert history["athena_usd_month"]["refreshes"] == pytest.approx(per_day / 1000 * 5.0 * days)
+    assert history["athena_usd_month_without_cutoff"]["refreshes"] > 20 * history["athena_usd_month"]["refreshes"]
+    assert history["stepfunctions_usd_month"] == history["scheduler_usd_month"] == 0
+
+
+def test_s3_grows_by_the_raw_parquet_and_the_rollups_every_month() -> None:
+    history = capacity.plan({}, PRICES)["history"]
+    raw_gb = 50000 * 20 * MONTH / 1e9  # 2,628 GB
+    assert history["raw_gb_per_month"] == pytest.approx(raw_gb)
+    assert history["raw_gb_per_day"] == pytest.approx(86.4)
+    hours = MONTH / 3600
+    assert history["rollup_rows_per_month"]["sensor_hour"] == pytest.approx(50000 * 1.1 * hours)
+    assert history["rollup_rows_per_month"]["zone_window"] == pytest.approx(500 * 60 * 1.02 * hours)
+    rollup_gb = (50000 * 1.1 * 70 + 500 * 60 * 1.02 * 50) * hours / 1e9
+    assert history["rollup_gb_per_month"]["sensor_hour"] + history["rollup_gb_per_month"]["zone_window"] == pytest.approx(rollup_gb)
+    assert history["s3_gb_added_per_month"] == pytest.approx(raw_gb + rollup_gb)
+    price = PRICES["s3"]["standard_gb_month"]
+    assert history["s3_usd_month_after_1_month"] == pytest.approx((raw_gb + rollup_gb) * price)
+    assert history["s3_usd_month_after_12_months"] == pytest.approx(12 * history["s3_usd_month_after_1_month"])
+    assert capacity.plan({}, PRICES)["monthly_cost_usd"]["s3"] == round(history["s3_usd_month_after_1_month"], 2)
+    assert capacity.plan(TODAY_HISTORY, PRICES)["history"]["s3_gb_added_per_month"] == pytest.approx(raw_gb)  # no rollups
+
+
+def test_athena_bills_at_least_10_mb_per_query() -> None:
+    history = capacity.plan({"sensors": 200, "zones": 4}, PRICES)["history"]
+    minimum_gb = PRICES["athena"]["min_bytes_per_query"] / 1e9
+    for name, refresh in history["refreshes"].items():
+        assert refresh["scan_gb"] < minimum_gb, name
+        assert refresh["billed_gb"] == minimum_gb
+    assert history["athena_gb_per_day"]["refreshes"] == pytest.approx((24 + 1 + 24) * minimum_gb)
+    big = capacity.plan({}, PRICES)["history"]["refreshes"]["zone_hourly"]
+    assert big["billed_gb"] == big["scan_gb"] > minimum_gb
+
+
+def test_rollup_job_runs_hourly_two_queries_and_eight_transitions() -> None:
+    history = capacity.plan({}, PRICES)["history"]
+    hours = MONTH / 3600
+    assert history["rollup_runs_per_month"] == pytest.approx(hours)  # 24 a day
+    assert history["athena_gb_per_day"]["rollups"] == pytest.approx(24 * sum(q["billed_gb"] for q in history["rollup_queries"].values()))
+    assert history["stepfunctions_usd_month"] == pytest.approx(hours * 8 * 0.025 / 1000)
+    assert history["scheduler_usd_month"] == pytest.approx(hours * 1.00 / 1e6)
+
+
+@pytest.mark.parametrize("inputs", [{}, TODAY_HISTORY, capacity.NAIVE_OVERRIDES, {"sensors": 200, "zones": 4}])
+def test_monthly_totals_add_up(inputs: dict[str, Any]) -> None:
+    result = capacity.plan(inputs, PRICES)
+    costs, history = result["monthly_cost_usd"], result["history"]
+    assert tuple(costs) == capacity.SERVICES
+    assert result["total_monthly_usd"] == round(sum(costs.values()), 2)
+    assert costs["athena"] == round(sum(history["athena_usd_month"].values()), 2)
+    assert costs["history_jobs"] == round(history["stepfunctions_usd_month"] + history["scheduler_usd_month"], 2)
+    assert costs["firehose"] == round(history["firehose_ingest_usd_month"] + history["format_conversion_usd_month"], 2)
+    assert history["monthly_usd"] == round(sum(costs[k] for k in ("firehose", "s3", "athena", "history_jobs")), 2)
+
+
+def test_the_rollups_cost_less_than_the_history_before_them_and_the_default_stays_within_one_percent() -> None:
+    default = capacity.plan({}, PRICES)
+    today = capacity.plan(TODAY_HISTORY, PRICES)
+    naive = capacity.plan(capacity.NAIVE_OVERRIDES, PRICES)
+    assert default["history"]["monthly_usd"] < today["history"]["monthly_usd"]
+    assert default["monthly_cost_usd"]["athena"] > 0 and default["monthly_cost_usd"]["history_jobs"] > 0
+    assert default["total_monthly_usd"] <= 0.01 * naive["total_monthly_usd"]
