@@ -14,6 +14,7 @@ import copy
 import datetime
 import functools
 import json
+import re
 from typing import Any
 
 import boto3
@@ -94,16 +95,20 @@ class AnyOrder(list):
 
 def as_aws_has_it(request: dict[str, Any]) -> dict[str, Any]:
     """A DescribeDataSet DataSet for a request, with the fields QuickSight adds (they must not count as differences)."""
-    data_set = copy.deepcopy({key: request[key] for key in ("DataSetId", "Name", "PhysicalTableMap", "LogicalTableMap", "ImportMode")})
+    keys = ("DataSetId", "Name", "PhysicalTableMap", "LogicalTableMap", "ImportMode", "DatasetParameters")
+    data_set = copy.deepcopy({key: request[key] for key in keys if key in request})
+    columns = []
     for table in data_set["PhysicalTableMap"].values():
         for spec in table.values():
-            for column in spec.get("Columns") or spec.get("InputColumns") or []:
+            columns = spec.get("Columns") or spec.get("InputColumns") or []
+            for column in columns:
                 if column["Type"] == "DECIMAL":
                     column["SubType"] = "FLOAT"
     for logical in data_set["LogicalTableMap"].values():
-        logical["DataTransforms"] = [{"ProjectOperation": {"ProjectedColumns": [c["Name"] for c in API_COLUMNS]}}]
+        logical["DataTransforms"] = [{"ProjectOperation": {"ProjectedColumns": [c["Name"] for c in columns]}}]
     now = datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc)
-    data_set.update(Arn=ARN, CreatedTime=now, LastUpdatedTime=now, OutputColumns=[dict(c) for c in API_COLUMNS], ConsumedSpiceCapacityInBytes=2048)
+    output = [{"Name": c["Name"], "Type": c["Type"]} for c in columns]
+    data_set.update(Arn=ARN, CreatedTime=now, LastUpdatedTime=now, OutputColumns=output, ConsumedSpiceCapacityInBytes=2048)
     return data_set
 
 
@@ -356,6 +361,7 @@ def test_create_check_apply_check_apply(capsys, stub):
         "import_mode": "SPICE",
         "custom_sql": SQL,
         "columns": COLUMNS,
+        "parameters": [],
         "refresh_schedule": {
             "schedule_id": SCHEDULE_ID,
             "interval": "HOURLY",
@@ -810,6 +816,374 @@ def test_access_denied_fails_with_what_to_grant(capsys, stub):
     result = fails(capsys, args())
     assert result["msg"].startswith(f"QuickSight data set {DS!r}: creating the data set failed: access denied")
     assert "quicksight:CreateDataSet" in result["msg"] and quicksight.ACCESS_HINT in result["msg"]
+
+
+# ---- dataset parameters (issue 17: the raw readings data set requires an hour) ----
+
+# parameter_id("hour"), written out: a change of the id scheme would update every deployed data set with parameters.
+HOUR_ID = "1f2b0f12-5865-5d2f-9fec-bbea88f9fcb3"
+READINGS_SQL = "SELECT sensor_id, zone, dh, reading_time\nFROM history.telemetry\nWHERE dh = <<$hour>> AND reading_time >= <<$since>>"
+READINGS_COLUMNS = [
+    {"name": "sensor_id", "type": "STRING"},
+    {"name": "zone", "type": "STRING"},
+    {"name": "dh", "type": "STRING"},
+    {"name": "reading_time", "type": "DATETIME"},
+]
+API_READINGS_COLUMNS = [{"Name": column["name"], "Type": column["type"]} for column in READINGS_COLUMNS]
+HOUR = {"name": "hour", "type": "STRING", "default_values": ["2026-05-01-00"]}
+SINCE = {"name": "since", "type": "DATETIME", "default_values": ["2026-05-01T15:00:00+02:00"]}
+UTC = datetime.timezone.utc
+HOUR_PARAMETER = {"StringDatasetParameter": {"Id": HOUR_ID, "Name": "hour", "ValueType": "SINGLE_VALUED", "DefaultValues": {"StaticValues": ["2026-05-01-00"]}}}
+
+
+def since_parameter(moment: datetime.datetime = datetime.datetime(2026, 5, 1, 13, tzinfo=UTC), **extra: Any) -> dict[str, Any]:
+    parameter = {"Id": quicksight_data_set.parameter_id("since"), "Name": "since", "ValueType": "SINGLE_VALUED", "DefaultValues": {"StaticValues": [moment]}}
+    return {"DateTimeDatasetParameter": {**parameter, **extra}}
+
+
+def readings(**extra: Any) -> dict[str, Any]:
+    """A DIRECT_QUERY custom SQL data set whose SQL requires an hour (and a start time), as the role passes it."""
+    options = {
+        "name": "Readings",
+        "import_mode": "DIRECT_QUERY",
+        "custom_sql": READINGS_SQL + "\n",
+        "columns": READINGS_COLUMNS,
+        "parameters": [HOUR, SINCE],
+        "incremental_refresh": ...,
+        "refresh_schedule": ...,
+        "permissions": ...,
+        "tags": ...,
+    }
+    return args(**{**options, **extra})
+
+
+READINGS_REQUEST = {
+    **KEY,
+    "Name": "Readings",
+    "PhysicalTableMap": {"history": {"CustomSql": {"DataSourceArn": SOURCE, "Name": "Readings", "SqlQuery": READINGS_SQL, "Columns": API_READINGS_COLUMNS}}},
+    "LogicalTableMap": {"history-logical": {"Alias": "Readings", "Source": {"PhysicalTableId": "history"}}},
+    "ImportMode": "DIRECT_QUERY",
+    # the option's order; the +02:00 default as the same instant in UTC
+    "DatasetParameters": [HOUR_PARAMETER, since_parameter()],
+}
+HOUR_VIEW = {"name": "hour", "type": "STRING", "multi_valued": False, "default_values": ["2026-05-01-00"], "time_granularity": None, "id": HOUR_ID}
+SINCE_VIEW = {
+    "name": "since",
+    "type": "DATETIME",
+    "multi_valued": False,
+    "default_values": ["2026-05-01T13:00:00+00:00"],
+    "time_granularity": None,
+    "id": quicksight_data_set.parameter_id("since"),
+}
+
+
+def readings_as_aws_has_it(request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """QuickSight's answer lists the parameters in its own order and sets a time granularity nobody asked for."""
+    data_set = as_aws_has_it(READINGS_REQUEST if request is None else request)
+    parameters = data_set.get("DatasetParameters") or []
+    for parameter in parameters:
+        parameter.get("DateTimeDatasetParameter", {}).setdefault("TimeGranularity", "DAY")
+    data_set["DatasetParameters"] = list(reversed(parameters))
+    if not parameters:
+        data_set.pop("DatasetParameters", None)
+    return data_set
+
+
+def test_parameter_ids_are_uuid5_of_the_name_and_fit_the_model():
+    assert quicksight_data_set.parameter_id("hour") == HOUR_ID
+    assert quicksight_data_set.parameter_id("hour") == quicksight_data_set.parameter_id("hour")
+    assert quicksight_data_set.parameter_id("since") != HOUR_ID
+    assert model_errors("CreateDataSet", READINGS_REQUEST) == ""
+
+
+def test_the_parameter_rules_are_the_models():
+    """botocore's ParamValidator (and so the Stubber) checks types and minimums, not patterns, maximums or enums."""
+    member = MODEL.shape_for("StringDatasetParameter").members
+    name, identifier = member["Name"].metadata, member["Id"].metadata
+    assert (name["pattern"], name["min"], name["max"]) == ("^[a-zA-Z0-9]+$", 1, 2048)
+    assert re.fullmatch(identifier["pattern"].strip("^$"), HOUR_ID) and len(HOUR_ID) <= identifier["max"]
+    assert MODEL.shape_for("DateTimeDatasetParameter").members["TimeGranularity"].enum == quicksight_data_set.TIME_GRANULARITIES
+    assert MODEL.shape_for("DatasetParameterList").metadata["max"] == quicksight_data_set.MAX_PARAMETERS
+    assert MODEL.shape_for("StringDatasetParameterValueList").metadata["max"] == quicksight_data_set.MAX_DEFAULT_VALUES
+    assert MODEL.shape_for("StringDatasetParameterDefaultValue").metadata["max"] == quicksight_data_set.MAX_STRING_VALUE
+    kinds = MODEL.shape_for("DatasetParameter").members
+    assert set(kinds) == set(quicksight_data_set.PARAMETER_KINDS.values())
+    assert all(kinds[kind].members["ValueType"].enum == ["MULTI_VALUED", "SINGLE_VALUED"] for kind in kinds)
+
+
+def test_parameter_references_are_every_name_once_in_order():
+    sql = "SELECT 1 WHERE a = <<$hour>> AND b IN (<<$zones>>) OR a = <<$hour>> AND c = <<$bad_name>> AND d = '<<>>'"
+    assert quicksight_data_set.parameter_references(sql) == ["hour", "zones", "bad_name"]
+    assert quicksight_data_set.parameter_references(SQL) == [] and quicksight_data_set.parameter_references(None) == []
+
+
+def test_build_request_maps_each_parameter_type_and_is_valid_for_the_model():
+    sql = (
+        "SELECT * FROM history.telemetry WHERE dh = <<$hour>> AND zone IN (<<$zones>>) AND vehicle_count >= <<$minVehicles>>"
+        " AND congestion_index >= <<$minCongestion>> AND reading_time >= <<$since>>"
+    )
+    parameters = [
+        HOUR,
+        {"name": "zones", "multi_valued": True, "default_values": ["north", "south"]},  # type: the module's default
+        {"name": "minVehicles", "type": "INTEGER", "default_values": ["10"]},  # a number a template made text of
+        {"name": "minCongestion", "type": "DECIMAL", "default_values": [1]},
+        {"name": "since", "type": "DATETIME", "time_granularity": "HOUR", "default_values": ["2026-05-01T15:00:00+02:00"]},
+        {"name": "until", "type": "DATETIME"},
+    ]
+    params = readings(custom_sql=sql + " AND reading_time < <<$until>>", parameters=parameters)
+    assert quicksight_data_set.validate(params) == []
+    request = quicksight_data_set.build_request(params, ACCOUNT)
+    assert model_errors("CreateDataSet", request) == ""
+    assert model_errors("UpdateDataSet", request) == ""
+    assert request["DatasetParameters"] == [
+        HOUR_PARAMETER,
+        {
+            "StringDatasetParameter": {
+                "Id": quicksight_data_set.parameter_id("zones"),
+                "Name": "zones",
+                "ValueType": "MULTI_VALUED",
+                "DefaultValues": {"StaticValues": ["north", "south"]},
+            }
+        },
+        {
+            "IntegerDatasetParameter": {
+                "Id": quicksight_data_set.parameter_id("minVehicles"),
+                "Name": "minVehicles",
+                "ValueType": "SINGLE_VALUED",
+                "DefaultValues": {"StaticValues": [10]},
+            }
+        },
+        {
+            "DecimalDatasetParameter": {
+                "Id": quicksight_data_set.parameter_id("minCongestion"),
+                "Name": "minCongestion",
+                "ValueType": "SINGLE_VALUED",
+                "DefaultValues": {"StaticValues": [1.0]},
+            }
+        },
+        since_parameter(TimeGranularity="HOUR"),
+        {"DateTimeDatasetParameter": {"Id": quicksight_data_set.parameter_id("until"), "Name": "until", "ValueType": "SINGLE_VALUED"}},
+    ]
+    # none, or an empty list: no DatasetParameters (the model wants at least one)
+    plain_request = quicksight_data_set.build_request(args(), ACCOUNT)
+    assert "DatasetParameters" not in plain_request
+    assert "DatasetParameters" not in quicksight_data_set.build_request(args(parameters=[]), ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-05-01T13:00:00Z", "2026-05-01T13:00:00z", "2026-05-01 15:00:00+02:00", "2026-05-01T13:00:00", datetime.datetime(2026, 5, 1, 13)],
+)
+def test_datetime_defaults_are_the_same_instant_in_utc(value):
+    assert quicksight_data_set.default_value("DATETIME", value) == datetime.datetime(2026, 5, 1, 13, tzinfo=UTC)
+
+
+def test_a_date_that_yaml_made_is_midnight_utc():
+    assert quicksight_data_set.default_value("DATETIME", datetime.date(2026, 5, 1)) == datetime.datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            {"custom_sql": "SELECT 1 WHERE dh = <<$hour_of_day>>", "parameters": [{"name": "hour_of_day"}]},
+            "parameters[0].name: 'hour_of_day' breaks the QuickSight rule: 1 to 2048 letters and digits (A-Z a-z 0-9), no spaces, underscores",
+        ),
+        (
+            {"custom_sql": "SELECT 1 WHERE dh = <<$hour_of_day>>", "parameters": [{"name": "hour_of_day"}]},
+            "custom_sql: <<$hour_of_day>> is not a reference QuickSight resolves",
+        ),
+        ({"parameters": [{"name": "x" * 2049}]}, "breaks the QuickSight rule: 1 to 2048 letters and digits"),
+        ({"parameters": [HOUR, SINCE, HOUR]}, "parameters[2].name: 'hour' is declared twice; parameter names must be unique"),
+        ({"parameters": [SINCE]}, "custom_sql: references <<$hour>>, but parameters declares no parameter 'hour'"),
+        ({"parameters": []}, "custom_sql: references <<$hour>>, but parameters declares no parameter 'hour'"),
+        ({"parameters": ...}, "custom_sql: references <<$since>>, but parameters declares no parameter 'since'"),
+        ({"parameters": [HOUR, SINCE, {"name": "zone"}]}, "parameters[2].name: 'zone' is not referenced in custom_sql; write <<$zone>> where its value goes"),
+        ({"import_mode": "SPICE"}, "parameters: needs import_mode=DIRECT_QUERY, not SPICE"),
+        ({"import_mode": None}, "parameters: needs import_mode=DIRECT_QUERY, not SPICE"),  # the module's default
+        (
+            {"custom_sql": None, "relational_table": {"database": "db", "table": "t"}},
+            "parameters: only custom_sql can use dataset parameters (as <<$name>>); a relational_table has no SQL",
+        ),
+        ({"parameters": [dict(HOUR, default_values=["a", "b"]), SINCE]}, "parameters[0].default_values: 2 values, but a single-valued parameter"),
+        ({"parameters": [dict(HOUR, type="TEXT"), SINCE]}, "parameters[0].type: 'TEXT' must be one of STRING, INTEGER, DECIMAL, DATETIME"),
+        ({"parameters": [dict(HOUR, default_values=[13]), SINCE]}, "parameters[0].default_values[0]: 13 must be text (quote it in YAML) (STRING parameter)"),
+        ({"parameters": [dict(HOUR, default_values=["x" * 513]), SINCE]}, "default_values[0]: 513 characters breaks the QuickSight rule: at most 512"),
+        ({"parameters": [dict(HOUR, type="INTEGER", default_values=["ten"]), SINCE]}, "default_values[0]: 'ten' must be a whole number (INTEGER parameter)"),
+        ({"parameters": [dict(HOUR, type="INTEGER", default_values=[True]), SINCE]}, "default_values[0]: True must be a whole number"),
+        ({"parameters": [dict(HOUR, type="INTEGER", default_values=[2**63]), SINCE]}, "is outside QuickSight's range of a long"),
+        ({"parameters": [dict(HOUR, type="DECIMAL", default_values=["nan"]), SINCE]}, "default_values[0]: 'nan' must be a finite number (DECIMAL parameter)"),
+        ({"parameters": [HOUR, dict(SINCE, default_values=["yesterday"])]}, "parameters[1].default_values[0]: 'yesterday' is not an ISO 8601 date-time"),
+        ({"parameters": [HOUR, dict(SINCE, default_values=[1714568400])]}, "parameters[1].default_values[0]: 1714568400 must be an ISO 8601 date-time"),
+        ({"parameters": [dict(HOUR, time_granularity="HOUR"), SINCE]}, "parameters[0].time_granularity: only for type=DATETIME"),
+        ({"parameters": [HOUR, dict(SINCE, time_granularity="FORTNIGHT")]}, "parameters[1].time_granularity: 'FORTNIGHT' must be one of YEAR"),
+        ({"parameters": [HOUR, SINCE] + [{"name": f"p{i}"} for i in range(31)]}, "parameters: 33 parameters breaks the QuickSight rule: at most 32"),
+        ({"parameters": [dict(HOUR, multi_valued=True, default_values=["v"] * 33), SINCE]}, "default_values: 33 values breaks the QuickSight rule: at most 32"),
+        ({"parameters": [HOUR, SINCE, "hour"]}, "parameters[2]: 'hour' must be a dict"),
+    ],
+)
+def test_validate_parameters_names_the_field_and_the_rule(options, expected):
+    errors = quicksight_data_set.validate(readings(**options))
+    assert any(expected in error for error in errors), errors
+
+
+def test_validate_accepts_the_parameter_limits():
+    assert quicksight_data_set.validate(readings()) == []
+    names = ["A" + "b" * 2047, "9lives"] + [f"p{i}" for i in range(30)]  # the model allows a leading digit
+    sql = "SELECT 1 WHERE " + " AND ".join(f"c = <<${name}>>" for name in names)
+    parameters = [{"name": name, "multi_valued": True, "default_values": ["x" * 512] * 32} for name in names]
+    assert quicksight_data_set.validate(readings(custom_sql=sql, parameters=parameters)) == []
+    assert model_errors("CreateDataSet", quicksight_data_set.build_request(readings(custom_sql=sql, parameters=parameters), ACCOUNT)) == ""
+    # no default values, values a YAML file gives (a datetime, a date, numbers), and no parameters at all
+    since = [datetime.datetime(2026, 5, 1, 13), datetime.date(2026, 5, 1), "2026-05-01"]
+    assert quicksight_data_set.validate(readings(parameters=[dict(HOUR, default_values=None), dict(SINCE, multi_valued=True, default_values=since)])) == []
+    decimal = {"name": "hour", "type": "DECIMAL", "multi_valued": True, "default_values": [0, 0.5, "1e3", -2]}
+    assert quicksight_data_set.validate(readings(parameters=[decimal, SINCE])) == []
+    assert quicksight_data_set.validate(readings(custom_sql=SQL, parameters=[])) == []
+    assert quicksight_data_set.validate(readings(custom_sql=SQL, parameters=...)) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"import_mode": "SPICE"}, "parameters: needs import_mode=DIRECT_QUERY"),
+        ({"parameters": [HOUR]}, "custom_sql: references <<$since>>, but parameters declares no parameter 'since'"),
+        ({"parameters": [dict(HOUR, type="TEXT"), SINCE]}, "value of type must be one of: STRING, INTEGER, DECIMAL, DATETIME"),
+        ({"parameters": [{"type": "STRING"}]}, "missing required arguments: name found in parameters"),
+    ],
+)
+def test_main_fails_on_invalid_parameters_before_any_call(capsys, no_aws, options, expected):
+    result = fails(capsys, readings(**options))
+    assert expected in result["msg"], result["msg"]
+
+
+def test_create_with_parameters_check_apply_check_apply(capsys, stub):
+    not_found(stub, "describe_data_set")
+    planned = ok(capsys, readings(), check=True)
+    assert planned["changed"] is True and planned["diff"]["before"] == {}
+    assert planned["diff"]["after"]["parameters"] == [HOUR_VIEW, SINCE_VIEW]  # sorted by name
+    assert planned["data_set"]["parameters"] == [HOUR_VIEW, SINCE_VIEW]
+    stub.assert_no_pending_responses()
+
+    not_found(stub, "describe_data_set")
+    stub.add_response("create_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, READINGS_REQUEST)
+    applied = ok(capsys, readings())
+    assert applied["changed"] is True and applied["data_set"] == planned["data_set"] and applied["diff"] == planned["diff"]
+    stub.assert_no_pending_responses()
+
+    # QuickSight's order and its time granularity do not count; the result shows them as QuickSight has them
+    queue_reads(stub, readings_as_aws_has_it())
+    again = ok(capsys, readings(), check=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
+    assert again["data_set"]["parameters"] == [HOUR_VIEW, dict(SINCE_VIEW, time_granularity="DAY")]
+    stub.assert_no_pending_responses()
+
+    queue_reads(stub, readings_as_aws_has_it())
+    assert ok(capsys, readings())["changed"] is False
+
+
+def test_changed_default_value_is_one_update_with_its_diff(capsys, stub):
+    later = [dict(HOUR, default_values=["2026-05-02-06"]), SINCE]
+    wanted = copy.deepcopy(READINGS_REQUEST)
+    wanted["DatasetParameters"][0]["StringDatasetParameter"]["DefaultValues"] = {"StaticValues": ["2026-05-02-06"]}
+
+    queue_reads(stub, readings_as_aws_has_it())
+    planned = ok(capsys, readings(parameters=later), check=True)
+    assert planned["changed"] is True
+    assert planned["diff"]["before"]["parameters"][0]["default_values"] == ["2026-05-01-00"]
+    assert planned["diff"]["after"]["parameters"][0]["default_values"] == ["2026-05-02-06"]
+    assert {k: v for k, v in planned["diff"]["before"].items() if k != "parameters"} == {k: v for k, v in planned["diff"]["after"].items() if k != "parameters"}
+    stub.assert_no_pending_responses()  # check mode: no UpdateDataSet queued, none sent
+
+    queue_reads(stub, readings_as_aws_has_it())
+    stub.add_response("update_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, wanted)
+    applied = ok(capsys, readings(parameters=later))
+    assert applied["changed"] is True and applied["data_set"]["ingestion"] is None  # DIRECT_QUERY: no ingestion
+    assert applied["data_set"]["parameters"] == planned["data_set"]["parameters"]
+    stub.assert_no_pending_responses()
+
+    queue_reads(stub, readings_as_aws_has_it(wanted))
+    assert ok(capsys, readings(parameters=later), check=True)["changed"] is False
+    queue_reads(stub, readings_as_aws_has_it(wanted))
+    assert ok(capsys, readings(parameters=later))["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("parameters", "change"),
+    [
+        # a default value taken away (containment alone would miss it)
+        ([HOUR, dict(SINCE, default_values=None)], lambda r: r["DatasetParameters"][1]["DateTimeDatasetParameter"].pop("DefaultValues")),
+        # another instant (the same instant with another offset is no change: the create test's +02:00 default)
+        (
+            [HOUR, dict(SINCE, default_values=["2026-05-01T16:00:00+02:00"])],
+            lambda r: r["DatasetParameters"][1].update(since_parameter(datetime.datetime(2026, 5, 1, 14, tzinfo=UTC))),
+        ),
+        ([dict(HOUR, multi_valued=True), SINCE], lambda r: r["DatasetParameters"][0]["StringDatasetParameter"].update(ValueType="MULTI_VALUED")),
+        ([HOUR, dict(SINCE, time_granularity="HOUR")], lambda r: r["DatasetParameters"][1]["DateTimeDatasetParameter"].update(TimeGranularity="HOUR")),
+    ],
+)
+def test_each_parameter_change_updates(capsys, stub, parameters, change):
+    wanted = copy.deepcopy(READINGS_REQUEST)
+    change(wanted)
+    queue_reads(stub, readings_as_aws_has_it())
+    stub.add_response("update_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, wanted)
+    assert ok(capsys, readings(parameters=parameters))["changed"] is True
+    stub.assert_no_pending_responses()
+    queue_reads(stub, as_aws_has_it(wanted))
+    assert ok(capsys, readings(parameters=parameters))["changed"] is False
+
+
+def test_removing_the_parameters_updates_without_them(capsys, stub):
+    unfiltered = "SELECT sensor_id, zone, dh, reading_time\nFROM history.telemetry"
+    options = readings(custom_sql=unfiltered, parameters=[])
+    wanted = copy.deepcopy(READINGS_REQUEST)
+    wanted["PhysicalTableMap"]["history"]["CustomSql"]["SqlQuery"] = unfiltered
+    del wanted["DatasetParameters"]
+
+    queue_reads(stub, readings_as_aws_has_it())
+    planned = ok(capsys, options, check=True)
+    assert planned["changed"] is True
+    assert planned["diff"]["before"]["parameters"] == [HOUR_VIEW, dict(SINCE_VIEW, time_granularity="DAY")] and planned["diff"]["after"]["parameters"] == []
+    stub.assert_no_pending_responses()
+
+    queue_reads(stub, readings_as_aws_has_it())
+    stub.add_response("update_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, wanted)
+    applied = ok(capsys, options)
+    assert applied["changed"] is True and applied["data_set"]["parameters"] == []
+    stub.assert_no_pending_responses()
+
+    queue_reads(stub, as_aws_has_it(wanted))
+    assert ok(capsys, options, check=True)["changed"] is False
+    queue_reads(stub, as_aws_has_it(wanted))
+    assert ok(capsys, options)["changed"] is False
+
+
+def test_omitted_parameters_are_left_alone_and_kept_by_an_update(capsys, stub):
+    # parameters made elsewhere (the SQL does not use them here, so the option may be omitted)
+    existing = copy.deepcopy(READINGS_REQUEST)
+    existing["PhysicalTableMap"]["history"]["CustomSql"]["SqlQuery"] = "SELECT sensor_id, zone, dh, reading_time FROM history.telemetry"
+    options = readings(custom_sql=existing["PhysicalTableMap"]["history"]["CustomSql"]["SqlQuery"], parameters=...)
+    queue_reads(stub, as_aws_has_it(existing))
+    unchanged = ok(capsys, options)
+    assert unchanged["changed"] is False and unchanged["data_set"]["parameters"] == [HOUR_VIEW, SINCE_VIEW]
+    stub.assert_no_pending_responses()
+
+    renamed = copy.deepcopy(existing)
+    renamed["Name"] = renamed["PhysicalTableMap"]["history"]["CustomSql"]["Name"] = renamed["LogicalTableMap"]["history-logical"]["Alias"] = "Raw readings"
+    queue_reads(stub, as_aws_has_it(existing))
+    stub.add_response("update_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, renamed)  # with the parameters as they were
+    result = ok(capsys, dict(options, name="Raw readings"))
+    assert result["changed"] is True and result["diff"]["before"]["parameters"] == result["diff"]["after"]["parameters"] == [HOUR_VIEW, SINCE_VIEW]
+
+
+def test_a_parameter_made_in_the_console_is_replaced_by_the_module_id(capsys, stub):
+    console_made = copy.deepcopy(READINGS_REQUEST)
+    console_made["DatasetParameters"][0]["StringDatasetParameter"]["Id"] = "0d6e1c2a-console"
+    queue_reads(stub, as_aws_has_it(console_made))
+    stub.add_response("update_data_set", {"Arn": ARN, "DataSetId": DS, "Status": 201}, READINGS_REQUEST)
+    result = ok(capsys, readings())
+    assert result["changed"] is True
+    assert result["diff"]["before"]["parameters"][0]["id"] == "0d6e1c2a-console" and result["diff"]["after"]["parameters"][0]["id"] == HOUR_ID
 
 
 # ---- quicksight_data_set_info ----
