@@ -3,7 +3,12 @@ it): create, read back what moto implements, PutEvents through the alert rules, 
 delete. The tests of this file share one endpoint and one stack and run in order.
 
 moto skips some resource types while the stack still completes (README, "Template"); they are checked statically
-in tests/unit/test_template.py, not here.
+in tests/unit/test_template.py and tests/unit/test_template_rollups.py, not here. Of the hourly history's resources
+(issue 17) moto skips the rollup schedule (AWS::Scheduler::Schedule, which has no CloudFormation model in moto) and
+the four rollup alarms (AWS::CloudWatch::Alarm, like every alarm). It keeps the Glue tables telemetry and
+telemetry_by_day and the rollup workgroup (launcher fix 18), the rollup log group and roles, and the rollup state
+machine with its definition, substitutions, type and logging (launcher fix 25); it never runs the state machine
+(its JSONata is run in tests/unit/test_template_rollups.py).
 """
 
 from __future__ import annotations
@@ -83,6 +88,10 @@ def test_outputs_the_roles_smoke_test_and_quicksight_read(stack: dict[str, str])
     assert stack["OpsTopicArn"].endswith(f":{NAME}-ops")
     assert ":role/" in stack["AnalyticsRoleArn"]
     assert stack["HistoryBucketName"]
+    assert stack["GlueDailyTableName"] == "telemetry_by_day"
+    assert stack["RollupWorkGroupName"] == f"{NAME}-rollups"
+    assert stack["RollupStateMachineArn"] == f"arn:aws:states:{REGION}:123456789012:stateMachine:{NAME}-rollups"
+    assert (stack["RollupSensorHourTableName"], stack["RollupZoneWindowTableName"]) == ("sensor_hour", "zone_window")
     template_outputs = set(json.loads(json.dumps(_template()["Outputs"])))
     assert set(stack) == template_outputs  # moto dropped none (no output refers to a skipped resource type)
 
@@ -201,7 +210,8 @@ def test_queues_topics_key_and_log_groups_are_encrypted(endpoint: Endpoint, stac
 
     groups = {g["logGroupName"]: g for g in endpoint.client("logs").describe_log_groups()["logGroups"]}
     for name in (f"/aws/lambda/{NAME}-processor", f"/aws/events/{NAME}-alerts",
-                 f"/aws/iot/{NAME}/telemetry-rule-errors", f"/aws/kinesisfirehose/{NAME}-history"):
+                 f"/aws/iot/{NAME}/telemetry-rule-errors", f"/aws/kinesisfirehose/{NAME}-history",
+                 f"/aws/vendedlogs/states/{NAME}-rollups"):
         assert groups[name]["retentionInDays"] == 365  # moto ignores a log group's KmsKeyId from CloudFormation
 
 
@@ -215,6 +225,56 @@ def test_history_bucket_encryption(endpoint: Endpoint, stack: dict[str, str]) ->
     [access_logs] = others
     [log_rule] = s3.get_bucket_encryption(Bucket=access_logs)["ServerSideEncryptionConfiguration"]["Rules"]
     assert log_rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"  # server access logs need SSE-S3
+
+
+def test_history_tables_hourly_and_daily(endpoint: Endpoint, stack: dict[str, str]) -> None:
+    glue = endpoint.client("glue")
+    bucket = stack["HistoryBucketName"]
+    hourly = glue.get_table(DatabaseName=stack["GlueDatabaseName"], Name=stack["GlueTableName"])["Table"]
+    assert hourly["PartitionKeys"] == [{"Name": "dh", "Type": "string"}]
+    assert {k: v for k, v in hourly["Parameters"].items() if k != "classification"} == {
+        "projection.enabled": "true", "projection.dh.type": "date", "projection.dh.format": "yyyy-MM-dd-HH",
+        "projection.dh.range": "2026-01-01-00,NOW", "projection.dh.interval": "1", "projection.dh.interval.unit": "HOURS",
+        "storage.location.template": f"s3://{bucket}/telemetry/dh=${{dh}}/",
+    }
+    daily = glue.get_table(DatabaseName=stack["GlueDatabaseName"], Name=stack["GlueDailyTableName"])["Table"]
+    assert daily["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert daily["Parameters"]["storage.location.template"] == f"s3://{bucket}/telemetry/dt=${{dt}}/"
+    assert daily["Parameters"]["projection.dt.format"] == "yyyy-MM-dd"
+    assert daily["StorageDescriptor"]["Columns"] == hourly["StorageDescriptor"]["Columns"]
+    assert [c["Name"] for c in hourly["StorageDescriptor"]["Columns"]][-2:] == ["readings", "columns"]
+    assert "before the hourly layout" in daily["Description"]
+
+
+def test_rollup_workgroup_and_state_machine(endpoint: Endpoint, stack: dict[str, str]) -> None:
+    bucket = stack["HistoryBucketName"]
+    group = endpoint.client("athena").get_work_group(WorkGroup=stack["RollupWorkGroupName"])["WorkGroup"]
+    configuration = group["Configuration"]
+    assert configuration["ResultConfiguration"] == {
+        "OutputLocation": f"s3://{bucket}/athena-results/rollups/",
+        "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": stack["DataKeyArn"]},
+    }
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == 10737418240
+
+    machine = endpoint.client("stepfunctions").describe_state_machine(stateMachineArn=stack["RollupStateMachineArn"])
+    assert machine["type"] == "STANDARD"
+    assert ":role/" in machine["roleArn"] and "RollupStateMachineRole" in machine["roleArn"]
+    assert machine["loggingConfiguration"]["level"] == "ALL"
+    [destination] = machine["loggingConfiguration"]["destinations"]
+    assert f":log-group:/aws/vendedlogs/states/{NAME}-rollups" in destination["cloudWatchLogsLogGroup"]["logGroupArn"]
+    definition = json.loads(machine["definition"])  # the Definition object, as JSON text, with its substitutions made
+    assert definition["QueryLanguage"] == "JSONata" and definition["StartAt"] == "Configure"
+    assert "${" not in machine["definition"]
+    for name in ("CreateSensorHour", "CreateZoneWindow", "MergeSensorHour", "MergeZoneWindow"):
+        state = definition["States"][name]
+        assert state["Resource"] == "arn:aws:states:::athena:startQueryExecution.sync"
+        assert state["Arguments"]["WorkGroup"] == stack["RollupWorkGroupName"]
+        assert state["Arguments"]["QueryExecutionContext"] == {"Database": stack["GlueDatabaseName"]}
+    assigned = definition["States"]["Configure"]["Assign"]
+    assert f"s3://{bucket}/rollups/sensor_hour/" in assigned["createSensorHourSql"]
+    assert f"s3://{bucket}/rollups/zone_window/" in assigned["createZoneWindowSql"]
 
 
 def test_device_policy_keeps_its_policy_variables(endpoint: Endpoint, stack: dict[str, str]) -> None:
@@ -291,6 +351,8 @@ def test_update_with_a_changed_parameter(endpoint: Endpoint, stack: dict[str, st
     assert env["CONGESTION_THRESHOLD"] == "0.75"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]}
     assert outputs == stack
+    machine = endpoint.client("stepfunctions").describe_state_machine(stateMachineArn=stack["RollupStateMachineArn"])
+    assert json.loads(machine["definition"])["States"]["Configure"]["Type"] == "Pass"  # kept through the update
     with pytest.raises(cfn.exceptions.ClientError, match="No updates are to be performed"):
         cfn.update_stack(StackName=STACK, TemplateBody=TEMPLATE.read_text(), Capabilities=CAPABILITIES,
                          Parameters=parameters(WindowSeconds="30", CongestionThreshold="0.75"))
@@ -312,6 +374,8 @@ def test_delete_removes_everything_on_local(endpoint: Endpoint, stack: dict[str,
     assert endpoint.client("lambda").list_functions()["Functions"] == []
     assert endpoint.client("iot").list_policies()["policies"] == []  # the device policy (updated once) is gone too
     assert stack["StreamName"] not in endpoint.client("kinesis").list_streams()["StreamNames"]
+    assert endpoint.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert stack["RollupWorkGroupName"] not in [g["Name"] for g in endpoint.client("athena").list_work_groups()["WorkGroups"]]
     buckets = {b["Name"] for b in endpoint.client("s3").list_buckets()["Buckets"]}
     assert buckets == {CODE_BUCKET}
 

@@ -100,6 +100,14 @@ Four more only make moto fast enough for the data plane's rates, like 10-14; the
     measure it. GetRecords now starts at the iterator's position (sequence numbers are consecutive per shard; moto's
     walk is kept for anything else), and PutRecords takes the size from the base64 text.
 
+One more CloudFormation difference, like 5 to 8:
+
+25. An AWS::StepFunctions::StateMachine made by CloudFormation reads only DefinitionString: a Definition written as
+    an object leaves the machine with an empty definition, DefinitionSubstitutions are not applied, and
+    StateMachineType, LoggingConfiguration and TracingConfiguration are dropped (STANDARD, logging OFF). AWS
+    serializes Definition to JSON, replaces each ${key} of DefinitionSubstitutions in it with the key's value, and
+    applies the type, logging and tracing; the machine now gets the same.
+
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
 local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
 pointed at AWS or LocalStack, the collection does not use it.
@@ -163,6 +171,7 @@ from moto.quicksight.models import QuickSightBackend
 from moto.quicksight.responses import QuickSightResponse
 from moto.server import main
 from moto.sns.models import sns_backends
+from moto.stepfunctions.models import StateMachine
 from moto.utilities.arns import parse_arn
 from moto.utilities.aws_headers import gen_amzn_requestid_long
 from moto.utilities.utils import get_partition
@@ -985,6 +994,68 @@ class AthenaWorkGroupFromStack(_MadeByStack, CloudFormationModel):
 
 for _cached in (cloudformation_parsing.get_model_list, cloudformation_parsing.get_model_map, cloudformation_parsing.get_name_type_map):
     _cached.cache_clear()
+
+
+# --- 25: CloudFormation's state machines: Definition, DefinitionSubstitutions, type, logging, tracing --------------------
+_create_state_machine = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+_update_state_machine = StateMachine.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def state_machine_definition(properties: dict[str, Any]) -> str | None:
+    """The definition AWS gives the machine: DefinitionString, or Definition as JSON text, with each ${key} of
+    DefinitionSubstitutions replaced by the key's value (None when the properties have neither form)."""
+    if "DefinitionString" in properties:
+        definition = properties["DefinitionString"]
+    elif "Definition" in properties:
+        definition = json.dumps(properties["Definition"])
+    else:
+        return None
+    for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        definition = definition.replace("${" + key + "}", value if isinstance(value, str) else json.dumps(value))
+    return definition
+
+
+def _with_definition_string(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    """The properties as moto's model reads them: the definition in DefinitionString."""
+    properties = cloudformation_json.get("Properties", {})
+    definition = state_machine_definition(properties)
+    if definition is None:
+        return cloudformation_json
+    kept = {k: v for k, v in properties.items() if k not in ("Definition", "DefinitionSubstitutions")}
+    return {**cloudformation_json, "Properties": {**kept, "DefinitionString": definition}}
+
+
+def _configured(machine: StateMachine, properties: dict[str, Any]) -> StateMachine:
+    """StateMachineType, LoggingConfiguration and TracingConfiguration, in the API's form (DescribeStateMachine)."""
+    machine.type = properties.get("StateMachineType", "STANDARD")
+    logging_configuration = properties.get("LoggingConfiguration") or {}
+    machine.loggingConfiguration = {"level": logging_configuration.get("Level", "OFF")}
+    if logging_configuration:
+        machine.loggingConfiguration["includeExecutionData"] = _truthy(logging_configuration.get("IncludeExecutionData"))
+        machine.loggingConfiguration["destinations"] = [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+            for d in logging_configuration.get("Destinations", [])
+        ]
+    machine.tracingConfiguration = {"enabled": _truthy((properties.get("TracingConfiguration") or {}).get("Enabled"))}
+    return machine
+
+
+def _created_state_machine(cls: type[StateMachine], resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> StateMachine:
+    converted = _with_definition_string(cloudformation_json)
+    return _configured(_create_state_machine(cls, resource_name, converted, *args, **kwargs), converted.get("Properties", {}))
+
+
+# moto calls this with keyword arguments: the parameter names are moto's.
+def _updated_state_machine(
+    cls: type[StateMachine], original_resource: StateMachine, new_resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+) -> StateMachine:
+    converted = _with_definition_string(cloudformation_json)
+    properties = converted.get("Properties", {})  # moto's replacement path rebinds converted["Properties"]
+    return _configured(_update_state_machine(cls, original_resource, new_resource_name, converted, *args, **kwargs), properties)
+
+
+StateMachine.create_from_cloudformation_json = classmethod(_created_state_machine)  # type: ignore[method-assign,assignment]
+StateMachine.update_from_cloudformation_json = classmethod(_updated_state_machine)  # type: ignore[method-assign,assignment]
 
 
 # --- 19: QuickSight: Enterprise edition, data sets, permissions, refresh ------------------------------------------------
