@@ -67,7 +67,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "import_mode": "DIRECT_QUERY",
         "columns": [
             ("sensor_id", "STRING"), ("zone", "STRING"), ("reading_time", "DATETIME"), ("vehicle_count", "INTEGER"),
-            ("avg_speed_kmh", "DECIMAL"), ("occupancy", "DECIMAL"), ("congestion_index", "DECIMAL"), ("dt", "STRING"),
+            ("avg_speed_kmh", "DECIMAL"), ("occupancy", "DECIMAL"), ("congestion_index", "DECIMAL"), ("dh", "STRING"),
         ],
         "incremental": None,
         "schedule": None,
@@ -97,9 +97,14 @@ CONTRACT: dict[str, dict[str, Any]] = {
 }
 KEYS = list(CONTRACT)
 # The options the role passes from a definition file to quicksight_data_set; any other key would be dropped silently.
-ROLE_KEYS = {"name", "import_mode", "custom_sql", "relational_table", "columns", "refresh_schedule", "incremental_refresh"}
-# The CTEs every data set shares (the row source); "history" differs only in its dt filter.
+ROLE_KEYS = {"name", "import_mode", "custom_sql", "relational_table", "columns", "refresh_schedule", "incremental_refresh", "parameters"}
+# The CTEs the raw readings data set and the rollup job's queries share (the row source); "history" differs only in
+# the hour it reads.
 ROW_SOURCE = ("records", "timed", "accepted")
+# What each SPICE data set reads instead of raw readings: a rollup table of the hourly job (in the history database).
+ROLLUP_OF = {"zone_hourly": "sensor_hour", "sensor_daily": "sensor_hour", "zone_alerts": "zone_window"}
+# QuickSight's data set parameters in custom SQL, <<$name>>; for parsing, the parameter's default value stands in.
+PARAMETER = re.compile(r"<<\$(\w+)>>")
 
 QUICKSIGHT = botocore.session.get_session().get_service_model("quicksight")
 
@@ -157,8 +162,19 @@ def data_set(key: str) -> dict[str, Any]:
     return yaml.safe_load(render(key))
 
 
+def with_parameters(sql: str, **values: str) -> str:
+    """``sql`` with each data set parameter <<$name>> replaced by a string literal: the value given, else the
+    parameter's default in the definitions (QuickSight inserts a string parameter's value as a quoted literal)."""
+    defaults = {parameter["name"]: parameter["default_values"][0] for key in KEYS for parameter in data_set(key).get("parameters", [])}
+
+    def literal(match: re.Match[str]) -> str:
+        return "'" + {**defaults, **values}[match.group(1)].replace("'", "''") + "'"
+
+    return PARAMETER.sub(literal, sql)
+
+
 def parse_sql(sql: str) -> exp.Expression:
-    return sqlglot.parse_one(sql, read="trino")
+    return sqlglot.parse_one(with_parameters(sql) if PARAMETER.search(sql) else sql, read="trino")
 
 
 def ctes(tree: exp.Expression) -> dict[str, exp.Expression]:
@@ -175,6 +191,48 @@ def lookback_days(key: str) -> int:
 @pytest.fixture(scope="module")
 def data_sets() -> dict[str, dict[str, Any]]:
     return {key: data_set(key) for key in KEYS}
+
+
+# The hourly rollup job (the template's rollup state machine): its four Athena statements, by the state machine
+# variable that holds each; the job replaces DELIVERY_HOUR with the hour it rolls up (yyyy-MM-dd-HH).
+ROLLUP_STATEMENTS = {
+    "create_sensor_hour": "createSensorHourSql",
+    "create_zone_window": "createZoneWindowSql",
+    "merge_sensor_hour": "mergeSensorHourSql",
+    "merge_zone_window": "mergeZoneWindowSql",
+}
+ROLLUP_JOB = ("merge_sensor_hour", "merge_zone_window")
+DELIVERY_HOUR = "__DELIVERY_HOUR__"
+RAW_READERS = ("readings", *ROLLUP_JOB)  # what reads raw readings: the readings data set and the job's MERGEs
+SAMPLE_BUCKET = "smartcity-test-history"
+
+
+def _assigned(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("Assign"), dict):
+            yield node["Assign"]
+        for value in node.values():
+            yield from _assigned(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _assigned(value)
+
+
+def rollup_statements() -> dict[str, str]:
+    """The job's statements as the template holds them, with the bucket that DefinitionSubstitutions fills in."""
+    resources = yaml.safe_load(TEMPLATE_FILE.read_text())["Resources"]
+    machines = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    found = {}
+    for machine in machines:
+        for assign in _assigned(machine.get("Definition")):
+            found.update({key: assign[name] for key, name in ROLLUP_STATEMENTS.items() if name in assign})
+    assert sorted(found) == sorted(ROLLUP_STATEMENTS), f"the template's rollup state machine lacks {set(ROLLUP_STATEMENTS) - set(found)}"
+    return {key: text.replace("${HistoryBucket}", SAMPLE_BUCKET) for key, text in found.items()}
+
+
+def raw_sql(key: str, data_sets: dict[str, dict[str, Any]]) -> str:
+    """The SQL of a raw reader: the readings data set's custom SQL, or one of the job's MERGE statements."""
+    return data_sets[key]["custom_sql"] if key in data_sets else rollup_statements()[key]
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +269,19 @@ def test_data_set_file_holds_the_contract(key, data_sets):
         assert (schedule["interval"], schedule["refresh_type"]) == contract["schedule"]
 
 
-def test_rendering_needs_both_variables():
+def test_rendering_needs_the_variables_each_definition_uses():
+    """The raw readings set needs the database and the raw table; the rollup-based sets need the database (the rollup
+    tables' names are the job's, not variables)."""
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
     for key in KEYS:
         template = environment.from_string((DATA_SET_DIR / f"{key}.yml").read_text())
         with pytest.raises(jinja2.UndefinedError):
-            template.render(quicksight_glue_database="only_the_database")
+            template.render(quicksight_glue_table="only_the_table")
+        if key == "readings":
+            with pytest.raises(jinja2.UndefinedError):
+                template.render(quicksight_glue_database="only_the_database")
         rendered = yaml.safe_load(template.render(**VARIABLES))["custom_sql"]
-        assert '"smartcity_test_history"."telemetry"' in rendered
+        assert f'"smartcity_test_history"."{ROLLUP_OF.get(key, "telemetry")}"' in rendered
 
 
 # ---- (a) the module's rules and botocore's model ----
@@ -694,10 +757,10 @@ def glue_problems(sql: str, glue: dict[str, Any]) -> list[str]:
         return [f"Glue column columns is {columns_type!r}, not a struct"]
     struct_fields = dict(readings_type[1][1])
     column_fields = dict(columns_type[1])
-    sources = {table.sql(dialect="trino") for table in tree.find_all(exp.Table) if table.args.get("db")}
-    expected_source = f'"{VARIABLES["quicksight_glue_database"]}"."{glue["name"]}"'
-    if sources != {expected_source}:
-        problems.append(f"the SQL reads {sorted(sources)}, not the Glue table {expected_source}")
+    named = {cte.alias for cte in tree.find_all(exp.CTE)} | set(ROLLUP_OF.values())
+    sources = {table.name for table in tree.find_all(exp.Table)} - named
+    if sources != {glue["name"]}:
+        problems.append(f"the SQL reads {sorted(sources)}, not the Glue table {glue['name']}")
     read_top = {column.name for column in tree.find_all(exp.Column) if column.table == "t"}
     read_struct = {column.name for column in tree.find_all(exp.Column) if column.table == "r"}
     read_struct |= {dot.name for dot in tree.find_all(exp.Dot) if isinstance(dot.this, exp.Column) and dot.this.name == "x"}
@@ -760,14 +823,14 @@ def type_problems(glue: dict[str, Any], struct_fields: dict[str, Any], column_fi
         problems.append(f"Glue column {name} is new to the SQL: handle it and add it to READING_FIELDS")
     for name in sorted(set(column_fields) - set(COLUMN_FIELDS)):
         problems.append(f"Glue columns field {name} is not a column the processor reads (COLUMN_FIELDS): it would be ignored")
-    if partitions.get("dt") != "string":
-        problems.append(f"the SQL filters and exposes the partition dt (string), the table has {partitions}")
+    if partitions != {"dh": "string"}:
+        problems.append(f"the SQL filters on and exposes the partition dh (string, the delivery hour), the table has {partitions}")
     return problems
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", RAW_READERS)
 def test_sql_reads_the_glue_table_as_it_is(key, data_sets):
-    assert glue_problems(data_sets[key]["custom_sql"], GLUE) == []
+    assert glue_problems(raw_sql(key, data_sets), GLUE) == []
 
 
 def _rename(glue: dict[str, Any], old: str, new: str) -> dict[str, Any]:
@@ -828,7 +891,7 @@ GLUE_CHANGES = [
 
 @pytest.mark.parametrize(("what", "change"), GLUE_CHANGES, ids=[case[0] for case in GLUE_CHANGES])
 def test_a_glue_change_breaks_the_sql_check(what, change, data_sets):
-    assert glue_problems(data_sets["zone_hourly"]["custom_sql"], change(GLUE)), what
+    assert glue_problems(data_sets["readings"]["custom_sql"], change(GLUE)), what
 
 
 def test_readings_exposes_every_reading_field_of_the_glue_table(data_sets):
@@ -856,36 +919,46 @@ def test_sql_returns_the_declared_columns_and_survives_quicksights_wrapper(key, 
     assert "--" not in sql and not sql.strip().endswith(";")
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", RAW_READERS)
 def test_patterns_anchor_at_the_ends_of_the_text(key, data_sets):
     """The processor matches identifiers in full (re.fullmatch). Athena's regex library (Joni, Java syntax) lets ^ and
     $ match at a line break, so "s-1\\n" would pass ^...$; only \\A and \\z anchor at the ends of the text. DuckDB's RE2
     treats $ as the end of the text, so the run below cannot show this difference: it is checked here."""
-    patterns = [call.expression.name for call in parse_sql(data_sets[key]["custom_sql"]).find_all(exp.RegexpLike)]
+    patterns = [call.expression.name for call in parse_sql(raw_sql(key, data_sets)).find_all(exp.RegexpLike)]
     assert len(patterns) >= 4
     for pattern in patterns:
         assert pattern.startswith("\\A") and pattern.endswith("\\z"), f"{pattern!r} must be anchored with \\A and \\z"
 
 
-def test_every_data_set_uses_the_same_row_source(data_sets):
-    sources = {key: ctes(parse_sql(data_sets[key]["custom_sql"])) for key in KEYS}
+def test_the_raw_readers_use_the_same_row_source_and_read_one_hour(data_sets):
+    """The readings data set and the rollup job turn raw records into readings the same way; each reads exactly one
+    hourly partition: the data set the hour its parameter names, the job the hour it rolls up."""
+    sources = {key: ctes(parse_sql(raw_sql(key, data_sets))) for key in RAW_READERS}
     for name in ROW_SOURCE:
-        texts = {key: sources[key][name].sql(dialect="trino") for key in KEYS}
+        texts = {key: sources[key][name].sql(dialect="trino", comments=False) for key in RAW_READERS}
         assert len(set(texts.values())) == 1, f"CTE {name} differs between {sorted(texts)}"
-    for key in KEYS:
+    hours = {"readings": data_set("readings")["parameters"][0]["default_values"][0], **dict.fromkeys(ROLLUP_JOB, DELIVERY_HOUR)}
+    for key in RAW_READERS:
         history = sources[key]["history"]
         assert [table.name for table in history.find_all(exp.Table)] == [GLUE["name"]]
         assert isinstance(history.selects[0], exp.Star)
+        condition = history.args["where"].this
+        assert isinstance(condition, exp.EQ) and condition.this.name == "dh" and condition.expression.name == hours[key], condition.sql()
+    assert PARAMETER.findall(data_sets["readings"]["custom_sql"]) == ["hour"]
 
 
 @pytest.mark.parametrize("key", [key for key in KEYS if CONTRACT[key]["import_mode"] == "SPICE"])
-def test_spice_queries_prune_dt_to_the_lookback_window(key, data_sets):
+def test_spice_queries_read_only_their_rollup_for_the_lookback_window(key, data_sets):
     """An incremental refresh filters on its date column, which Athena cannot prune by: the SQL itself reads only the
-    dt partitions of the look-back window and a day more."""
-    where = ctes(parse_sql(data_sets[key]["custom_sql"]))["history"].args.get("where")
-    assert where is not None, f"{key} reads the whole history on every refresh"
+    rollup rows delivered in the look-back window and a day more (the rollups are partitioned by delivery day)."""
+    tree = parse_sql(data_sets[key]["custom_sql"])
+    named = {cte.alias for cte in tree.find_all(exp.CTE)}
+    assert {table.name for table in tree.find_all(exp.Table)} - named == {ROLLUP_OF[key]}, f"{key} must read only {ROLLUP_OF[key]}"
+    first = next(iter(tree.find_all(exp.CTE))).this
+    where = first.args.get("where")
+    assert where is not None, f"{key} reads the whole rollup on every refresh"
     condition = where.this
-    assert isinstance(condition, exp.GTE) and condition.this.name == "dt", f"{key}: expected dt >= <date>, got {condition.sql()}"
+    assert isinstance(condition, exp.GTE) and condition.this.name == "delivery_hour", f"{key}: expected delivery_hour >= <day>, got {condition.sql()}"
     intervals = list(condition.expression.find_all(exp.Interval))
     assert condition.expression.find(exp.CurrentDate) is not None and len(intervals) == 1
     days = int(intervals[0].this.name)
@@ -951,6 +1024,8 @@ def to_duckdb(sql: str) -> str:
     that (the alias list still names them by position). The SQL's other UNNEST, of the columnar branch's index
     sequence (an array of integers), yields one column in both and is left as it is."""
     sources = sorted(type(unnest.expressions[0]).__name__ for unnest in parse_sql(sql).find_all(exp.Unnest))
+    if not sources:  # a rollup-based data set
+        return trino_to_duckdb(sql)
     assert sources == ["Column", "GenerateSeries"], f"expected the UNNEST of t.readings and of the columnar index, found {sources}"
     text, count = re.subn(
         r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(([\w, ]+)\)",
@@ -980,8 +1055,23 @@ def firehose_value(value: Any, kind: Any) -> Any:
     return value
 
 
-def glue_row(message: dict[str, Any], dt: date) -> dict[str, Any]:
-    return {**{name: firehose_value(message.get(name), kind) for name, kind in GLUE["columns"].items()}, "dt": dt.isoformat()}
+Delivered = date | datetime  # when Firehose received a message: a datetime, or a date for its last hour (23:00 UTC)
+
+
+def delivery_hour(delivered: Delivered) -> datetime:
+    """The hour Firehose filed a message under (UTC, naive): the datetime's hour, or 23:00 of a date (so that the end
+    of the delivery hour is the end of that day)."""
+    if isinstance(delivered, datetime):
+        return delivered.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    return datetime(delivered.year, delivered.month, delivered.day, 23)
+
+
+def dh_text(delivered: Delivered) -> str:
+    return delivery_hour(delivered).strftime("%Y-%m-%d-%H")
+
+
+def glue_row(message: dict[str, Any], delivered: Delivered) -> dict[str, Any]:
+    return {**{name: firehose_value(message.get(name), kind) for name, kind in GLUE["columns"].items()}, "dh": dh_text(delivered)}
 
 
 def kinesis_record(message: dict[str, Any], sequence: int) -> dict[str, Any]:
@@ -989,13 +1079,13 @@ def kinesis_record(message: dict[str, Any], sequence: int) -> dict[str, Any]:
     return {"eventID": f"{SHARD}:{sequence}", "kinesis": {"sequenceNumber": str(sequence), "data": data, "partitionKey": "z"}}
 
 
-def processor_accepts(messages: list[tuple[dict[str, Any], date]]) -> list[tuple[str, str, int, int, float, float | None, float]]:
+def processor_accepts(messages: list[tuple[dict[str, Any], Delivered]]) -> list[tuple[str, str, int, int, float, float | None, float]]:
     """The readings the stream processor accepts from each message: (sensor_id, zone, ts ms, vehicles, speed,
-    occupancy, congestion index). Its clock is the end of the delivery day, the stand-in the SQL uses for the arrival
+    occupancy, congestion index). Its clock is the end of the delivery hour, the stand-in the SQL uses for the arrival
     time (the SQL allows ts up to 5 minutes past that, as parse_batch does past now_ms)."""
     accepted = []
-    for sequence, (message, dt) in enumerate(messages, start=1):
-        now_ms = epoch_ms(dt) + DAY_MS
+    for sequence, (message, delivered) in enumerate(messages, start=1):
+        now_ms = as_ms(delivery_hour(delivered)) + 3_600_000
         batch = parse_batch([kinesis_record(message, sequence)], now_ms, 60, FREE_FLOW_KMH, Caches())
         # Sensor ids are unique within each sample message, so "the newest reading per sensor" lists every reading.
         assert len(batch.latest) == batch.accepted, "a sample message repeats a sensor id"
@@ -1015,7 +1105,7 @@ YESTERDAY = TODAY - timedelta(days=1)
 T0 = epoch_ms(YESTERDAY, 8, 0)
 
 
-def field_rule_messages() -> list[tuple[dict[str, Any], date]]:
+def field_rule_messages() -> list[tuple[dict[str, Any], Delivered]]:
     """Single readings and gateway batches at every edge of the telemetry rules, each sensor id once per message."""
     singles = [
         # the congestion index: sent, or derived from speed and occupancy (free flow 60 km/h)
@@ -1046,7 +1136,7 @@ def field_rule_messages() -> list[tuple[dict[str, Any], date]]:
         reading("ts-words", "rules", "yesterday"),
         reading("ts-missing", "rules", DROP),
         reading("ts-16-digits", "rules", 1_000_000_000_000_000),
-        # the future rule, at its edge: the end of the delivery day and 5 minutes
+        # the future rule, at its edge: the end of the delivery hour (23:00-24:00) and 5 minutes
         reading("future-edge", "rules", epoch_ms(TODAY) + 300_000),
         reading("future-past-edge", "rules", epoch_ms(TODAY) + 300_001),
         # identifiers
@@ -1169,7 +1259,7 @@ def columnar_messages() -> list[dict[str, Any]]:
     return good + batch_rule + zones + forms
 
 
-def window_messages() -> list[tuple[dict[str, Any], date]]:
+def window_messages() -> list[tuple[dict[str, Any], Delivered]]:
     """Zone windows for the alert rule (one gateway message per window, a readings batch or columnar) and sensors over
     several hours and days (single readings, and one columnar message a day for the other sensors)."""
 
@@ -1202,7 +1292,29 @@ def window_messages() -> list[tuple[dict[str, Any], date]]:
     # an old partition: in readings (direct query, no dt filter), never in a SPICE refresh
     old = [reading("old-sensor", "daily", epoch_ms(TODAY - timedelta(days=10), 12)), window("alert-old", 0, 6, 0.9, TODAY - timedelta(days=10), columns=True)]
     messages = [(m, datetime.fromtimestamp(first_ts(m) / 1000, timezone.utc).date()) for m in episodes + daily + old]
-    return messages + [(m, YESTERDAY) for m in late]
+    return messages + [(m, YESTERDAY) for m in late] + hour_messages()
+
+
+def hour_messages() -> list[tuple[dict[str, Any], Delivered]]:
+    """Deliveries at a given hour: late readings (a reading hour delivered over several later delivery hours, one of
+    them the next day) and a gateway message whose readings straddle an hour boundary."""
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, minute)
+
+    y = YESTERDAY
+    return [
+        (columnar([reading("late-1", "late", epoch_ms(y, 8, 10), congestion_index=0.2), reading("late-2", "late", epoch_ms(y, 8, 20))], "late"), at(y, 8, 21)),
+        ({"readings": [reading("late-1", "late", epoch_ms(y, 8, 40), congestion_index=0.9)]}, at(y, 11, 5)),  # hours late
+        (reading("late-2", "late", epoch_ms(y, 8, 50), occupancy=0.7), at(TODAY, 2, 30)),  # the next day
+        (columnar([reading(f"late-{n}", "late", epoch_ms(y, 8, 55, n)) for n in range(3, 9)], "late"), at(y, 9, 1)),
+        # one gateway message across an hour boundary, delivered in the later hour
+        ({"readings": [reading("edge-1", "edge", epoch_ms(y, 9, 59, 58), congestion_index=0.9), reading("edge-2", "edge", epoch_ms(y, 10, 0, 1))]}, at(y, 10)),
+        (columnar([reading("edge-1", "edge", epoch_ms(y, 10, 0, 30)), reading("edge-3", "edge", epoch_ms(y, 9, 59, 59))], "edge"), at(y, 10, 1)),
+        # a sensor's second reading of an hour in the same delivery hour: its first and last reading differ
+        (reading("edge-1", "edge", epoch_ms(y, 10, 0, 45)), at(y, 10, 2)),
+        # the 09:59 window of zone edge, delivered in hour 9 and (above) in hour 10: two rows of one zone window
+        (reading("edge-5", "edge", epoch_ms(y, 9, 59, 50)), at(y, 9, 59)),
+    ]
 
 
 def first_ts(message: dict[str, Any]) -> int:
@@ -1218,11 +1330,33 @@ ALL_MESSAGES = field_rule_messages() + window_messages()
 
 @pytest.fixture(scope="module")
 def history() -> duckdb.DuckDBPyConnection:
-    """The Glue table in DuckDB, from the template's schema, holding ALL_MESSAGES as Firehose would write them."""
-    return glue_connection(ALL_MESSAGES)
+    """The Glue table in DuckDB, from the template's schema, holding ALL_MESSAGES as Firehose would write them, and
+    the rollup tables as the hourly job leaves them after running twice over every delivery hour."""
+    connection = glue_connection(ALL_MESSAGES)
+    run_rollup_job(connection, delivery_hours(ALL_MESSAGES), times=2)
+    return connection
 
 
-def glue_connection(messages: list[tuple[dict[str, Any], date]]) -> duckdb.DuckDBPyConnection:
+def delivery_hours(messages: list[tuple[dict[str, Any], Delivered]]) -> list[str]:
+    return sorted({dh_text(delivered) for _message, delivered in messages})
+
+
+def run_rollup_job(connection: duckdb.DuckDBPyConnection, hours: list[str], times: int = 1) -> None:
+    """The job's statements as the state machine runs them for each delivery hour, ``times`` over: CREATE TABLE IF
+    NOT EXISTS (DuckDB keeps the columns; Iceberg's partitioning, location and properties are Athena's), then the
+    MERGEs with the hour filled in. Unqualified names resolve in the history database, as in the job's Athena
+    QueryExecutionContext."""
+    statements = rollup_statements()
+    connection.execute(f'USE "{VARIABLES["quicksight_glue_database"]}"')
+    for key in ("create_sensor_hour", "create_zone_window"):
+        connection.execute(parse_sql(statements[key]).sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE))
+    for _time in range(times):
+        for hour in hours:
+            for key in ROLLUP_JOB:
+                connection.execute(to_duckdb(statements[key].replace(DELIVERY_HOUR, hour)))
+
+
+def glue_connection(messages: list[tuple[dict[str, Any], Delivered]]) -> duckdb.DuckDBPyConnection:
     """A DuckDB database with the Glue table, from the template's schema, holding ``messages`` as Firehose would."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
@@ -1230,14 +1364,14 @@ def glue_connection(messages: list[tuple[dict[str, Any], date]]) -> duckdb.DuckD
     columns = {**GLUE["columns"], **GLUE["partitions"]}
     connection.execute(f'CREATE SCHEMA "{database}"')
     connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
-    rows = [glue_row(message, dt) for message, dt in messages]
+    rows = [glue_row(message, delivered) for message, delivered in messages]
     placeholders = ", ".join(["?"] * len(columns))
     connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
     return connection
 
 
-def run(connection: duckdb.DuckDBPyConnection, key: str, options: dict[str, Any]) -> list[dict[str, Any]]:
-    cursor = connection.execute(to_duckdb(options["custom_sql"]))
+def run(connection: duckdb.DuckDBPyConnection, key: str, options: dict[str, Any], **parameters: str) -> list[dict[str, Any]]:
+    cursor = connection.execute(to_duckdb(with_parameters(options["custom_sql"], **parameters)))
     names = [description[0] for description in cursor.description]
     assert names == [column["name"] for column in options["columns"]]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -1247,13 +1381,15 @@ def as_ms(value: datetime) -> int:
     return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000) if value.tzinfo is None else int(value.timestamp() * 1000)
 
 
-def in_window(key: str, messages: list[tuple[dict[str, Any], date]]) -> list[tuple[dict[str, Any], date]]:
-    since = TODAY - timedelta(days=lookback_days(key) + 1)
-    return [(message, dt) for message, dt in messages if dt >= since]
+def in_window(key: str, messages: list[tuple[dict[str, Any], Delivered]]) -> list[tuple[dict[str, Any], Delivered]]:
+    """The messages delivered in the refresh's window: since the start of the day before its look-back."""
+    since = datetime.combine(TODAY - timedelta(days=lookback_days(key) + 1), datetime.min.time())
+    return [(message, delivered) for message, delivered in messages if delivery_hour(delivered) >= since]
 
 
 def test_readings_are_exactly_what_the_processor_accepts(history, data_sets):
-    rows = run(history, "readings", data_sets["readings"])
+    """Over every delivery hour of the samples, one hour at a time (the data set's hour parameter)."""
+    rows = [row for hour in delivery_hours(ALL_MESSAGES) for row in run(history, "readings", data_sets["readings"], hour=hour)]
     got = sorted(
         (row["sensor_id"], row["zone"], as_ms(row["reading_time"]), row["vehicle_count"], row["avg_speed_kmh"], row["occupancy"], row["congestion_index"])
         for row in rows
@@ -1263,7 +1399,8 @@ def test_readings_are_exactly_what_the_processor_accepts(history, data_sets):
     for (sensor, *_rest, congestion), (_s, *_r, wanted) in zip(got, expected):
         assert congestion == pytest.approx(wanted, abs=1e-12), f"{sensor}: congestion index {congestion}, the processor derives {wanted}"
     by_sensor = {row["sensor_id"]: row for row in rows}
-    assert by_sensor["ts-rfc-plus"]["dt"] == YESTERDAY.isoformat()
+    assert by_sensor["ts-rfc-plus"]["dh"] == f"{YESTERDAY.isoformat()}-23"
+    assert run(history, "readings", data_sets["readings"]) == [], "the default hour must hold nothing"
     # The sample set reaches both sides of each rule (else the comparison above proves little).
     for accepted in ("ts-rfc-leap-second", "ts-rfc-fraction-9", "future-edge", "gw-full-499", "gw-first-5", "ci-empty-occupied", "old-sensor"):
         assert accepted in by_sensor
@@ -1395,3 +1532,197 @@ def test_the_columnar_index_never_fails_the_query(data_sets):
     connection = glue_connection([(columns_message("z", sensor_id=[f"s{i}" for i in range(10_001)]), YESTERDAY)])
     rows = connection.execute(trino_to_duckdb(f"WITH history AS (SELECT * FROM {history}) {branch.sql(dialect='trino')}")).fetchall()
     assert 0 < len(rows) <= 500
+
+
+# ---- the rollups against the raw-reading SQL they replaced ----
+
+BEFORE_DIR = ROOT / "tests" / "unit" / "data" / "quicksight_before"
+
+
+@pytest.fixture(scope="module")
+def before() -> dict[str, dict[str, Any]]:
+    """The data sets as they were before the rollups: every SPICE refresh read days of raw readings (daily dt)."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return {key: yaml.safe_load(environment.from_string((BEFORE_DIR / f"{key}.yml").read_text()).render(**VARIABLES)) for key in KEYS}
+
+
+def daily_connection(messages: list[tuple[dict[str, Any], Delivered]]) -> duckdb.DuckDBPyConnection:
+    """The raw table as it was before the hourly layout: the same columns, partitioned by delivery day dt."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    database, table = VARIABLES["quicksight_glue_database"], VARIABLES["quicksight_glue_table"]
+    columns = {**GLUE["columns"], "dt": "string"}
+    connection.execute(f'CREATE SCHEMA "{database}"')
+    connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
+    rows = [{**glue_row(message, delivered), "dt": delivery_hour(delivered).date().isoformat()} for message, delivered in messages]
+    placeholders = ", ".join(["?"] * len(columns))
+    connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
+    return connection
+
+
+def comparable(rows: list[dict[str, Any]]) -> list[tuple]:
+    """Rows in a stable order, numbers rounded where sums in another order may differ in the last bits."""
+    return sorted(tuple(round(value, 9) if isinstance(value, float) else value for value in row.values()) for row in rows)
+
+
+@pytest.mark.parametrize("key", list(ROLLUP_OF))
+def test_rollup_based_data_sets_match_the_raw_sql_they_replaced(key, history, before, data_sets):
+    """The same rows, column for column, as the raw-reading SQL of before gave on the same samples: late readings,
+    a gateway message across an hour boundary, readings of one hour delivered over several hours and days, and the
+    rollup job run twice over every delivery hour."""
+    new = run(history, key, data_sets[key])
+    old = run(daily_connection(ALL_MESSAGES), key, before[key])
+    assert new, f"{key}: the samples give no rows"
+    assert comparable(new) == comparable(old)
+
+
+def test_late_readings_count_in_their_reading_hour_whatever_hour_delivered_them(history, data_sets):
+    rows = {(row["zone"], as_ms(row["hour"])): row for row in run(history, "zone_hourly", data_sets["zone_hourly"])}
+    late = rows[("late", epoch_ms(YESTERDAY, 8))]
+    assert (late["readings"], late["sensors"]) == (10, 8)  # from four deliveries: 08:21, 09:01, 11:05 and the next day 02:30
+    assert late["congestion_max"] == pytest.approx(0.9)
+    edge = {hour: rows[("edge", epoch_ms(YESTERDAY, hour))]["readings"] for hour in (9, 10)}
+    assert edge == {9: 3, 10: 3}  # one message across the hour boundary, and more delivered in hours 9 and 10
+    windows = history.execute("SELECT count(*) FROM zone_window WHERE zone = 'edge' AND minute(window_start) = 59").fetchone()
+    assert windows == (2,)  # one zone window, delivered in two hours
+    stored = history.execute("SELECT count(DISTINCT delivery_hour) FROM sensor_hour WHERE zone = 'late'").fetchone()
+    assert stored == (4,)
+
+
+def rollup_snapshot(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {table: connection.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in ("sensor_hour", "zone_window")}
+
+
+def test_the_rollup_job_run_again_changes_nothing():
+    """Idempotent: a second run over every hour, or one hour run again, leaves the rollup tables as they were."""
+    connection = glue_connection(ALL_MESSAGES)
+    hours = delivery_hours(ALL_MESSAGES)
+    run_rollup_job(connection, hours)
+    first = rollup_snapshot(connection)
+    assert all(first.values())
+    run_rollup_job(connection, hours)
+    assert rollup_snapshot(connection) == first
+    run_rollup_job(connection, [f"{YESTERDAY.isoformat()}-10"])
+    assert rollup_snapshot(connection) == first
+
+
+def test_a_rollup_run_replaces_its_hour_and_keeps_the_others():
+    """Each run owns its delivery hour: rows of other hours stay; a reading that reached the hour's partition after a
+    run (Firehose retried a delivery) is counted when the hour runs again."""
+    messages = hour_messages()
+    connection = glue_connection(messages[:1])
+    run_rollup_job(connection, delivery_hours(messages))
+    before_rows = connection.execute("SELECT sum(readings) FROM sensor_hour").fetchone()
+    extra = columnar([reading("late-9", "late", epoch_ms(YESTERDAY, 8, 22))], "late")
+    row = glue_row(extra, messages[0][1])
+    table = f'"{VARIABLES["quicksight_glue_database"]}"."{VARIABLES["quicksight_glue_table"]}"'
+    connection.executemany(f"INSERT INTO {table} VALUES ({', '.join(['?'] * len(row))})", [list(row.values())])
+    run_rollup_job(connection, [dh_text(messages[0][1])])
+    assert connection.execute("SELECT sum(readings) FROM sensor_hour").fetchone() == (before_rows[0] + 1,)
+
+
+# ---- scan budgets at the seed's scale, from the partition layout and the SQL ----
+
+PRICING_MODEL = yaml.safe_load((ROOT / "files" / "pricing.yml").read_text())["model"]
+SEED_READINGS_PER_SECOND = 50_000
+SEED_SENSORS = 50_000
+SEED_ZONES = 500
+CAP_BYTES = PRICING_MODEL["athena_cutoff_bytes"]  # the workgroups' BytesScannedCutoffPerQuery
+SPICE_BUDGET = PRICING_MODEL["refresh_budget_bytes"]
+ROLLUP_BUDGET = PRICING_MODEL["rollup_query_budget_share"] * CAP_BYTES
+# Rows of the rollups are sized at the same pessimistic scale as raw readings (as the capacity plan does).
+PESSIMISM = PRICING_MODEL["parquet_bytes_per_reading_pessimistic"] / PRICING_MODEL["parquet_bytes_per_reading"]
+
+
+def partition_bytes(column: str, table: str) -> float:
+    """Bytes in one partition that a filter on ``column`` selects: a raw hour (dh) or day (dt) at the pessimistic
+    bytes per raw reading, or a day of a rollup's rows (its partitions are days of delivery_hour)."""
+    raw_hour = SEED_READINGS_PER_SECOND * 3600 * PRICING_MODEL["parquet_bytes_per_reading_pessimistic"]
+    if column == "dh":
+        return raw_hour
+    if column == "dt":
+        return 24 * raw_hour
+    rows_per_day = {
+        "sensor_hour": SEED_SENSORS * 24 * PRICING_MODEL["sensor_hour_rows_per_sensor_hour"],
+        "zone_window": SEED_ZONES * 1440 * PRICING_MODEL["zone_window_rows_per_zone_window"],
+    }[table]
+    return rows_per_day * PRICING_MODEL[f"{table}_row_bytes"] * PESSIMISM
+
+
+def partitions_selected(condition: exp.Expression | None) -> tuple[str, float] | None:
+    """(partition column, partitions) that a WHERE or ON condition selects, or None when it does not restrict one:
+    ``dh = '<hour>'`` one hour; ``dt >= <today - N days>`` and ``delivery_hour >= <today - N days>`` N + 1 days;
+    ``delivery_hour = <a timestamp>`` one day."""
+    for part in condition.flatten() if isinstance(condition, exp.And) else [condition] if condition is not None else []:
+        if not isinstance(part, (exp.EQ, exp.GTE)) or not isinstance(part.this, exp.Column):
+            continue
+        column = part.this.name
+        if column not in ("dh", "dt", "delivery_hour"):
+            continue
+        if isinstance(part, exp.EQ) and not part.expression.find(exp.Column):
+            return column, 1.0
+        intervals = list(part.expression.find_all(exp.Interval))
+        if isinstance(part, exp.GTE) and part.expression.find(exp.CurrentDate) is not None and len(intervals) == 1:
+            assert intervals[0].unit.name.upper() == "DAY"
+            return column, int(intervals[0].this.name) + 1.0
+    return None
+
+
+def scanned_bytes(sql: str) -> dict[str, float]:
+    """Bytes each table read by ``sql`` contributes at the seed's scale (inf: no partition filter)."""
+    tree = parse_sql(sql)
+    named = {cte.alias for cte in tree.find_all(exp.CTE)}
+    scans: dict[str, float] = {}
+    for table in tree.find_all(exp.Table):
+        if table.name in named:
+            continue
+        holder = table.parent
+        condition = holder.args.get("on") if isinstance(holder, exp.Merge) else table.parent_select.args.get("where") if table.parent_select else None
+        selected = partitions_selected(condition.this if isinstance(condition, exp.Where) else condition)
+        if selected is None:
+            scans[table.name] = math.inf
+            continue
+        column, count = selected
+        scans[table.name] = scans.get(table.name, 0.0) + count * partition_bytes(column, table.name)
+    return scans
+
+
+def budget_problems(queries: dict[str, str]) -> list[str]:
+    """Queries over their budget: a SPICE refresh 1 GB, a rollup MERGE 80 % of the cap, anything else the cap."""
+    problems = []
+    for key, sql in queries.items():
+        total = sum(scanned_bytes(sql).values())
+        budget = ROLLUP_BUDGET if key in ROLLUP_JOB else SPICE_BUDGET if CONTRACT.get(key, {}).get("import_mode") == "SPICE" else CAP_BYTES
+        if total > budget:
+            problems.append(f"{key} scans {total / 1e9:,.1f} GB at 50,000 readings/s, over its budget of {budget / 1e9:,.2f} GB")
+    return problems
+
+
+def test_every_query_stays_within_its_scan_budget_at_50000_readings_per_second(data_sets):
+    queries = {key: options["custom_sql"] for key, options in data_sets.items()} | {key: rollup_statements()[key] for key in ROLLUP_JOB}
+    assert budget_problems(queries) == []
+    scans = {key: sum(scanned_bytes(sql).values()) for key, sql in queries.items()}
+    assert 6e9 < scans["readings"] < 7e9  # one raw hour at 35 bytes a reading
+    assert scans["merge_sensor_hour"] > scans["readings"]  # the raw hour and a day of its target
+    assert all(scans[key] < 0.7e9 for key in ROLLUP_OF), scans
+
+
+def test_the_template_caps_the_workgroups_where_the_budgets_assume():
+    resources = yaml.safe_load(TEMPLATE_FILE.read_text())["Resources"]
+    caps = [r["Properties"]["WorkGroupConfiguration"]["BytesScannedCutoffPerQuery"] for r in resources.values() if r["Type"] == "AWS::Athena::WorkGroup"]
+    assert len(caps) >= 2 and set(caps) == {CAP_BYTES}, caps
+
+
+def test_the_scan_budget_refuses_the_raw_reading_sql_of_before(before):
+    """The SPICE data sets as they were (days of raw readings per refresh) fail the same check, each by far."""
+    problems = budget_problems({key: before[key]["custom_sql"] for key in ROLLUP_OF})
+    assert len(problems) == 3, problems
+    for key in ROLLUP_OF:
+        assert sum(scanned_bytes(before[key]["custom_sql"]).values()) > CAP_BYTES, key
+
+
+@pytest.mark.parametrize("key", list(ROLLUP_OF))
+def test_a_refresh_without_its_lookback_filter_breaks_the_budget(key, data_sets):
+    tree = parse_sql(data_sets[key]["custom_sql"])
+    next(iter(tree.find_all(exp.CTE))).this.set("where", None)
+    assert budget_problems({key: tree.sql(dialect="trino")})

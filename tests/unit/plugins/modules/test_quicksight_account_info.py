@@ -286,5 +286,5 @@ def test_deployed_stack_history_passes_on_the_local_endpoint(capsys, endpoint):
     ]
     assert result["workgroup"]["output_location"] == f"s3://{outputs['HistoryBucketName']}/athena-results/"
     columns = {c["name"] for c in result["glue_table"]["columns"]}
-    assert {"sensor_id", "zone", "ts", "vehicle_count", "readings", "dt"} <= columns
+    assert {"sensor_id", "zone", "ts", "vehicle_count", "readings", "columns", "dh"} <= columns
     assert result["role"]["trusts_quicksight"] is True and result["subscription"]["edition"] == "ENTERPRISE"
