@@ -315,7 +315,7 @@ def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp
     dep = Deployment(reserve_port(), tmp_path, installed_collection)
     proc = dep.run("deploy", "-e", "env=nope")
     assert proc.returncode != 0
-    assert "Unknown env 'nope'. Known environments: dev, local, prod, staging" in proc.stdout + proc.stderr
+    assert "Unknown env 'nope'. Known environments: dev, example-city, local, prod, staging" in proc.stdout + proc.stderr
     assert not dep.pid_file.exists()  # nothing was started
 
 
