@@ -196,3 +196,21 @@ def test_role_table_names_every_role_its_entry_points_and_real_variables() -> No
         assert variables <= options, f"{role}: variables no entry point of the role declares: {sorted(variables - options)}"
         for entry in entry_points:
             assert f"`{entry}`" in rows[role], f"the row of {role} names its entry point {entry}"
+
+
+@pytest.mark.parametrize("name", list(TEMPLATE["Parameters"]))
+def test_template_page_parameter_row_states_the_template_default_and_bounds(name: str) -> None:
+    """The row's default is the template's, and its constraint names the allowed values (short lists) and bounds."""
+    spec = TEMPLATE["Parameters"][name]
+    [row] = [r for r in table_rows(TEMPLATE_PAGE, "Parameters") if r.startswith(f"| `{name}` |")]
+    constraint, default = (cell.strip() for cell in row.split("|")[2:4])
+    if "Default" not in spec:
+        assert default == "none"
+    else:
+        assert default.strip('"') == str(spec["Default"]) and (default == '""') == (spec["Default"] == "")
+    values = spec.get("AllowedValues", [])
+    for value in values if len(values) <= 6 else []:
+        assert str(value) in constraint, f"{name}: allowed value {value} not in {constraint!r}"
+    for bound in ("MinValue", "MaxValue", "MinLength", "MaxLength"):
+        if bound in spec:
+            assert str(spec[bound]) in constraint.replace(",", ""), f"{name}: {bound} {spec[bound]} not in {constraint!r}"
