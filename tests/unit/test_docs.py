@@ -23,9 +23,6 @@ TEMPLATE = yaml.safe_load((ROOT / "files" / "iot-analytics-system.yaml").read_te
 LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 COLLECTION = "smartcity.iot_analytics"
 README_MAX_LINES = 250
-# Files the test command renders from a source kept beside them: a link to one resolves when its source exists, so
-# a checkout where the picture is not rendered yet still has no broken link.
-RENDERED_FROM = {DOCS / "architecture.svg": DOCS / "architecture.dot"}
 # The directory beside the collection that held the project's design notes: outside the collection and the tarball.
 OUTSIDE = "sha" + "red/"
 
@@ -76,7 +73,7 @@ def test_every_relative_link_resolves_inside_the_collection(page: str, target: s
     resolved = (source.parent / path).resolve() if path else source
     assert resolved.is_relative_to(ROOT), f"{page}: {target} leaves the collection"
     assert OUTSIDE not in target, f"{page}: {target} points outside the collection"
-    assert resolved.exists() or RENDERED_FROM.get(resolved, ROOT / "-").exists(), f"{page}: {target}: no such file"
+    assert resolved.exists(), f"{page}: {target}: no such file"
     if anchor:
         assert resolved.suffix == ".md", f"{page}: {target}: an anchor into a file that is not a page"
         assert anchor in anchors(resolved), f"{page}: {target}: no heading with that anchor in {resolved.name}"
@@ -214,3 +211,20 @@ def test_template_page_parameter_row_states_the_template_default_and_bounds(name
     for bound in ("MinValue", "MaxValue", "MinLength", "MaxLength"):
         if bound in spec:
             assert str(spec[bound]) in constraint.replace(",", ""), f"{name}: {bound} {spec[bound]} not in {constraint!r}"
+
+
+def test_environments_table_is_what_the_settings_files_say() -> None:
+    """docs/environments.md's sizing table and the README's table hold one row per settings file, with its values."""
+    settings = {p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / "playbooks" / "vars" / "environments").glob("*.yml")}
+    page = FENCE.sub("", (DOCS / "environments.md").read_text())
+    rows = {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in page.splitlines()
+                                              if line.startswith("| ")) if cells[0] in settings}
+    assert sorted(rows) == sorted(settings), "one row per file in playbooks/vars/environments"
+    for env, (regions, *figures) in rows.items():
+        spec = settings[env]
+        params = spec.get("iot_env_stack_parameters", {})
+        wanted = [params.get(k, TEMPLATE["Parameters"][k].get("Default")) for k in ("ShardCount", "StateTtlDays", "LogRetentionDays", "LambdaMemorySize")]
+        assert regions == ", ".join(spec["iot_env_regions"]), env
+        assert figures == [*(str(v) for v in wanted), f"{spec['iot_env_capacity']['sensors']:,}"], env
+    readme_envs = re.findall(r"^\| ([a-z][a-z0-9-]*) \| ([a-z0-9, -]+) \|", README.read_text(), re.M)
+    assert {env: regions for env, regions in readme_envs if env != "page"} == {env: ", ".join(s["iot_env_regions"]) for env, s in settings.items()}
