@@ -91,7 +91,7 @@ options:
   grace_period_hours:
     description:
       - Hours between setting the old certificate INACTIVE and deleting it. During the grace period an operator
-        can roll back by setting it ACTIVE again (see the README's rotation runbook). C(0) deletes it in the same run.
+        can roll back by setting it ACTIVE again (see the rotation runbook in the collection's docs/fleet-rotation.md). C(0) deletes it in the same run.
     type: float
     default: 24
   wait_timeout:

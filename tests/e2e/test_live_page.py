@@ -5,7 +5,7 @@ page's URL; the page is opened and watched while the fleet simulator publishes t
 in one zone turns that zone to the alert colour with its alert mark, and back when the incident is over; a silent
 sensor and malformed messages never break the page; the page keeps updating after the poller is restarted. Then the
 freshness is measured: single readings for new zones, published over MQTT/TLS, until the page shows each zone
-(printed as p50/p95, the figure the README quotes). A screenshot of the page is saved as a test artifact.
+(printed as p50/p95, the figure docs/live-view.md quotes). A screenshot of the page is saved as a test artifact.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from iot_dataplane.pki import LocalCA
 REGION = "us-east-1"
 DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-# Where the screenshot stays after the run (the README shows a copy of it): the artifact of this test.
+# Where the screenshot stays after the run (README.md and docs/live-view.md show a copy of it): the artifact of this test.
 ARTIFACTS = Path(os.environ.get("SMARTCITY_TEST_ARTIFACTS", str(ROOT / ".cache" / "test-artifacts")))
 WINDOW_SECONDS = 10
 ONE_REGION_FAST_WINDOWS = json.dumps({

@@ -37,7 +37,7 @@ FLEET = ["--sensors", "100", "--zones", "5", "--prefix", "rot"]
 IGNORES = "rot-z001-s0001"
 ROTATING = 96  # the fleet less the silent device and the three bad CSRs
 # The rotation rate measured through Mosquitto/TLS on a 2-core machine with this test's fleet publishing at 1 Hz
-# (README, "Device fleet and certificate rotation", Measured: 96 devices in 21-22 s, 260-280 devices/min). The
+# (docs/fleet-rotation.md, "Measured": 96 devices in 21-22 s, 260-280 devices/min). The
 # controller's wait for the devices (certificate_rotation_wait_timeout) is derived from it, and the interrupted
 # run's from the rate the first run measured (metrics.finished_seconds of its report).
 MEASURED_DEVICES_PER_MINUTE = 260.0

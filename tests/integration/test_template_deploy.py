@@ -2,7 +2,7 @@
 it): create, read back what moto implements, PutEvents through the alert rules, update with a changed parameter,
 delete. The tests of this file share one endpoint and one stack and run in order.
 
-moto skips some resource types while the stack still completes (README, "Template"); they are checked statically
+moto skips some resource types while the stack still completes (docs/template.md); they are checked statically
 in tests/unit/test_template.py and tests/unit/test_template_rollups.py, not here. Of the hourly history's resources
 (issue 17) moto skips the rollup schedule (AWS::Scheduler::Schedule, which has no CloudFormation model in moto) and
 the four rollup alarms (AWS::CloudWatch::Alarm, like every alarm). It keeps the Glue tables telemetry and

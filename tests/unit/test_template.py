@@ -38,7 +38,7 @@ ALLOW_WILDCARD_ACTION_IN_DENY = {
     ("HistoryBucketPolicy", "TlsOnly"),
     ("AccessLogBucketPolicy", "TlsOnly"),
 }
-# Resource types moto's CloudFormation silently skips (README, "Template"): outputs must not Ref or GetAtt them.
+# Resource types moto's CloudFormation silently skips (docs/template.md): outputs must not Ref or GetAtt them.
 # (Glue databases and tables and Athena workgroups are made by launcher fix 18; state machines keep their Definition by
 # launcher fix 25.)
 SKIPPED_BY_MOTO = {

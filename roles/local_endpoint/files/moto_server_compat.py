@@ -109,7 +109,7 @@ One more CloudFormation difference, like 5 to 8:
     applies the type, logging and tracing; the machine now gets the same.
 
 This launcher gives moto AWS's behaviour for exactly these cases and changes nothing else. It is the
-local-endpoint role's documented compatibility step (README, "The local AWS endpoint and where moto differs");
+local-endpoint role's documented compatibility step (docs/local-endpoint.md);
 pointed at AWS or LocalStack, the collection does not use it.
 """
 

@@ -1,7 +1,7 @@
 """The sensor pages (live_state) under races and lag found in review: a page that catches up after a silence was
 reported, the sweep forgetting a sensor while a writer writes its page, a page that cannot split any more, and two
 containers taking turns on one zone. (A reading still pending in a container that Lambda retires is a known limit,
-documented in live_state's SensorStateWriter and the README, not tested here.)"""
+documented in live_state's SensorStateWriter and docs/processor.md, not tested here.)"""
 
 from __future__ import annotations
 
