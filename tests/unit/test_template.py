@@ -192,12 +192,16 @@ def test_event_source_mapping_is_bounded_and_reports_item_failures() -> None:
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 
 
-def test_data_resources_are_retained_and_protected_outside_local() -> None:
+def test_data_resources_are_retained_and_protected_unless_throwaway() -> None:
     assert TEMPLATE["Transform"] == "AWS::LanguageExtensions"
     for name in ("StateTable", "DataKey", "HistoryBucket"):
-        assert RESOURCES[name]["DeletionPolicy"] == {"Fn::If": ["IsLocal", "Delete", "Retain"]}, name
-        assert RESOURCES[name]["UpdateReplacePolicy"] == {"Fn::If": ["IsLocal", "Delete", "Retain"]}, name
-    assert RESOURCES["StateTable"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsLocal", False, True]}
+        assert RESOURCES[name]["DeletionPolicy"] == {"Fn::If": ["DeletesDataWithStack", "Delete", "Retain"]}, name
+        assert RESOURCES[name]["UpdateReplacePolicy"] == {"Fn::If": ["DeletesDataWithStack", "Delete", "Retain"]}, name
+    assert RESOURCES["StateTable"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["DeletesDataWithStack", False, True]}
+    # env=local by its name, any other environment only by choice (the default retains)
+    assert TEMPLATE["Conditions"]["DeletesDataWithStack"] == {"Fn::Or": [
+        {"Fn::Equals": [{"Ref": "EnvironmentName"}, "local"]}, {"Fn::Equals": [{"Ref": "DeleteDataWithStack"}, "true"]}]}
+    assert TEMPLATE["Parameters"]["DeleteDataWithStack"]["Default"] == "false"
 
 
 def test_buckets_are_versioned_private_and_encrypted() -> None:
