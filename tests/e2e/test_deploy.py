@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
 from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, reserve_port, reserve_ports, scaled, stop_by_pid_file, stop_data_plane
 
@@ -39,6 +41,7 @@ class Deployment:
     mqtt_port_base: int = field(default_factory=port_pair)
     view_port_base: int = field(default_factory=port_pair)  # the regions' live pages, base and base + 1
     runs: int = 0
+    env_dir: Path | None = None  # -e iot_env_dir: settings files of environments besides the collection's
 
     @property
     def data_plane_dir(self) -> Path:
@@ -91,6 +94,7 @@ class Deployment:
 
     def argv(self, playbook: str, *args: str) -> list[str]:
         return [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",
+                *(["-e", f"iot_env_dir={self.env_dir}"] if self.env_dir else []),
                 "-e", f"local_endpoint_port={self.port}", "-e", f"local_mqtt_port_base={self.mqtt_port_base}",
                 "-e", f"local_view_port_base={self.view_port_base}", *args]
 
@@ -194,17 +198,24 @@ def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -
         assert re.search(rf"Data flows in {region}: 12 readings stored in [\d.]+s, CongestionAlert after", first.stdout), explain(first)
         # QuickSight is off for env=local: the role ran as a dry run, planned every resource and created none
         planned = (
-            f"QuickSight dry run: data source {STACK}-athena, data sets {STACK}-readings, {STACK}-zone-hourly, "
-            f"{STACK}-sensor-daily, {STACK}-zone-alerts, dashboard {STACK}-traffic-history; would create or update {STACK}-athena, "
-            f"{STACK}-readings, {STACK}-zone-hourly, {STACK}-sensor-daily, {STACK}-zone-alerts, {STACK}-traffic-history"
+            f"QuickSight dry run (off in this environment): would create or update 6 of 6 resources (data source "
+            f"{STACK}-athena, 4 data sets, dashboard {STACK}-traffic-history)"
         )
         assert first.stdout.count(planned) == len(REGIONS), explain(first)
+        for data_set in ("readings", "zone-hourly", "sensor-daily", "zone-alerts"):  # the role's own report, per resource
+            assert first.stdout.count(f"data set {STACK}-{data_set} (") == len(REGIONS), explain(first)
         quicksight = deployment.client("quicksight", region)
         assert quicksight.list_data_sources(AwsAccountId="123456789012")["DataSources"] == []
         assert quicksight.list_data_sets(AwsAccountId="123456789012")["DataSetSummaries"] == []
         assert quicksight.list_dashboards(AwsAccountId="123456789012")["DashboardSummaryList"] == []
     for pid_file in deployment.data_plane_pid_files:  # broker, bridge and poller of both regions keep running
         os.kill(int(pid_file.read_text()), 0)
+    smoke_command = assert_short_summary(deployment, first.stdout, "local", REGIONS)
+    # the summary's smoke-test command is a real one: it runs as printed
+    smoke = subprocess.run(shlex.split(smoke_command), cwd=deployment.home, env=deployment.environment(),
+                           capture_output=True, text=True, timeout=scaled(300), check=False)
+    assert smoke.returncode == 0, explain(smoke)
+    assert all(f"Data flows in {region}:" in smoke.stdout for region in REGIONS), explain(smoke)
     # us-east-1 completes (smoke test included) before eu-west-1 starts
     assert first.stdout.index("ok: [local-us-east-1]") < first.stdout.index("ok: [local-eu-west-1]")
     assert first.stdout.rindex("[local-us-east-1]") < first.stdout.index("[local-eu-west-1]")
@@ -213,8 +224,10 @@ def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -
         r: deployment.client("s3", r).list_object_versions(
             Bucket=f"smartcity-iot-artifacts-123456789012-{r}")["Versions"] for r in REGIONS
     }
-    second = deployment.run("deploy", "-e", "env=local")
+    second = deployment.run("deploy", "-e", "env=local", "-v")
     assert second.returncode == 0, explain(second)
+    # with -v every stack output is on screen as well
+    assert second.stdout.count("AlertProbeQueueUrl: https://") == len(REGIONS), explain(second)
     counts = recap(second.stdout)
     assert set(counts) == {"localhost", "local-us-east-1", "local-eu-west-1"}
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
@@ -227,6 +240,39 @@ def test_deploy_two_regions_then_rerun_changes_nothing(deployment: Deployment) -
             Bucket=f"smartcity-iot-artifacts-123456789012-{region}")["Versions"]
         assert [v["VersionId"] for v in versions] == [v["VersionId"] for v in versions_before[region]]
         assert f"[{region}] stack {STACK}: CREATE_COMPLETE; package unchanged" in second.stdout
+
+
+def assert_short_summary(dep: Deployment, stdout: str, env: str, regions: tuple[str, ...]) -> str:
+    """The summary's short form per region: status and changes, data flowing, the live page, the next commands; the
+    full outputs only in the outputs file. Returns the printed smoke-test command."""
+    stack = f"smartcity-iot-{env}"
+    passed = (f"-e env={env}" + (f" -e iot_env_dir={dep.env_dir}" if dep.env_dir else "")
+              + f" -e local_endpoint_port={dep.port} -e local_mqtt_port_base={dep.mqtt_port_base} -e local_view_port_base={dep.view_port_base}")
+    playbook = f"{VENV_BIN / 'ansible-playbook'} smartcity.iot_analytics"
+    for index, region in enumerate(regions):
+        block = stdout[stdout.index(f'"[{region}] stack {stack}: '):]
+        block = block[:block.index('"[', 1)] if '"[' in block[1:] else block
+        assert f"[{region}] stack {stack}: CREATE_COMPLETE; package " in block
+        assert re.search(r'"  data flows: 12 readings stored in [\d.]+s, CongestionAlert after [\d.]+s \(smoke test\)"', block), block
+        assert f'"  look: http://127.0.0.1:{dep.view_port_base + index}/ (live congestion page)"' in block, block
+        assert '"  next:"' in block, block
+        assert '"    simulate an incident: AWS_ACCESS_KEY_ID=local-endpoint AWS_SECRET_ACCESS_KEY=local-endpoint ' in block, block
+        assert re.search(rf"simulate --region {region} --endpoint-url {dep.url} --mqtt-port {dep.mqtt_port_base + index} "
+                         rf"--pki-dir \S+/data-plane-{dep.port}/pki --rule-name {stack.replace('-', '_')}_telemetry ", block), block
+        assert f'"    smoke test: {playbook}.smoke_test {passed}"' in block, block
+        assert f'"    tear down: {playbook}.teardown {passed}"' in block, block
+    # the full outputs are not on screen, but in the outputs file that the summary names
+    assert "AlertProbeQueueUrl" not in stdout
+    outputs_file = dep.home / "state" / "smartcity-iot-analytics" / f"outputs-{env}.yml"
+    assert f"Every stack output: ~/state/smartcity-iot-analytics/outputs-{env}.yml (or run with -v)" in stdout
+    written = yaml.safe_load(outputs_file.read_text())
+    assert sorted(written) == sorted(regions)
+    for region in regions:
+        [stack_description] = stacks(dep, region)
+        assert written[region]["status"] == "CREATE_COMPLETE"
+        assert written[region]["outputs"] == {o["OutputKey"]: o["OutputValue"] for o in stack_description["Outputs"]}
+        assert len(written[region]["outputs"]) >= 25
+    return re.search(r'"    smoke test: ([^"]+)"', stdout).group(1)
 
 
 def changed_template(tmp_path: Path) -> Path:
@@ -309,6 +355,39 @@ def test_invalid_parameter_fails_first_region_and_leaves_the_second_untouched(de
     assert stacks(deployment, "eu-west-1") == []
     buckets = deployment.client("s3", "eu-west-1").list_buckets()["Buckets"]
     assert [b["Name"] for b in buckets] == ["smartcity-iot-artifacts-123456789012-us-east-1"]
+
+
+def test_a_new_environment_name_deploys_and_tears_down_without_template_change(installed_collection: str, tmp_path: Path) -> None:
+    """A copy of local.yml as riverton.yml (one region, for speed) deploys end to end on its own endpoint, its stack and
+    resources carry the new name, and teardown (no confirmation: it runs on the local endpoint) removes them."""
+    env_dir = tmp_path / "environments"
+    env_dir.mkdir()
+    settings = (ROOT / "playbooks" / "vars" / "environments" / "local.yml").read_text()
+    assert "  - us-east-1\n  - eu-west-1\n" in settings
+    (env_dir / "riverton.yml").write_text(settings.replace("  - us-east-1\n  - eu-west-1\n", "  - us-east-1\n"))
+    (tmp_path / "home").mkdir()
+    dep = Deployment(reserve_port(), tmp_path / "home", installed_collection, env_dir=env_dir)
+    try:
+        proc = dep.run("deploy", "-e", "env=riverton")
+        assert proc.returncode == 0, explain(proc)
+        [stack] = stacks(dep, "us-east-1")
+        assert (stack["StackName"], stack["StackStatus"]) == ("smartcity-iot-riverton", "CREATE_COMPLETE")
+        assert {"EnvironmentName": "riverton", "DeleteDataWithStack": "true"}.items() <= {
+            p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}.items()
+        resources = dep.client("cloudformation", "us-east-1").list_stack_resources(StackName="smartcity-iot-riverton")["StackResourceSummaries"]
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+        assert physical["StateTable"] == "smartcity-iot-riverton-state"
+        assert physical["TelemetryStream"] == "smartcity-iot-riverton-telemetry"
+        assert physical["StreamProcessor"] == "smartcity-iot-riverton-processor"
+        assert stacks(dep, "eu-west-1") == []
+        assert_short_summary(dep, proc.stdout, "riverton", ("us-east-1",))
+
+        down = dep.run("teardown", "-e", "env=riverton", "-e", "keep_endpoint=true")  # no -e confirm: a local endpoint
+        assert down.returncode == 0, explain(down)
+        assert stacks(dep, "us-east-1") == []
+        assert dep.client("dynamodb", "us-east-1").list_tables()["TableNames"] == []  # the data went with the stack
+    finally:
+        dep.stop_everything()
 
 
 def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp_path: Path) -> None:
