@@ -74,7 +74,7 @@ INVALID: dict[str, tuple[Any, list[str]]] = {
         "iot_env_tags: must be a mapping (key: value); got a list (1 item)",
         "iot_env_description: must be a string; got the number 7"]),
     "undeclared-parameter": (nested("iot_env_stack_parameters", ShardCont=2), [
-        "iot_env_stack_parameters.ShardCont: not a parameter of the template (a typo?); its parameters: LambdaMemorySize,"]),
+        "iot_env_stack_parameters.ShardCont: not a parameter of the template (a typo?); its parameters: DeleteDataWithStack, LambdaMemorySize,"]),
     "parameter-set-elsewhere": (nested("iot_env_stack_parameters", NamePrefix="city"), [
         "iot_env_stack_parameters.NamePrefix: set by the playbooks from iot_env_name_prefix; remove it here"]),
     "capacity-key": (nested("iot_env_capacity", sensor=10, zones="ten"), [
