@@ -217,4 +217,3 @@ def test_region_rule_accepts_the_region_names() -> None:
         assert re.fullmatch(pattern, region), region
     for wrong in ("Europe", "us-east", "eu_west_1", "eu-west-1a", ""):
         assert not re.fullmatch(pattern, wrong), wrong
-
