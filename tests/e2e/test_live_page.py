@@ -84,7 +84,7 @@ class Page:
 @pytest.fixture(scope="module")
 def deployment(installed_collection, tmp_path_factory):  # noqa: F811  # pylint: disable=redefined-outer-name
     with deployed(installed_collection, tmp_path_factory.mktemp("live-home"), ONE_REGION_FAST_WINDOWS) as (dep, proc):
-        [url] = re.findall(r"live congestion view: (http://127\.0\.0\.1:\d+/)", proc.stdout)
+        [url] = re.findall(r"look: (http://127\.0\.0\.1:\d+/) \(live congestion page\)", proc.stdout)
         assert url == f"http://127.0.0.1:{dep.view_port_base}/"
         dep.live_url = url  # type: ignore[attr-defined]
         yield dep
