@@ -28,6 +28,7 @@ from stream_processor.live_state import SensorPage, SensorReading, decode_entry,
 from stream_processor.observability import NAMESPACE, Telemetry  # noqa: E402
 from stream_processor.ports import EdgeError, Publisher, Quarantine, Store, WindowResult  # noqa: E402
 from stream_processor.processor import Processor  # noqa: E402
+from stream_processor.readings import COLUMN_FIELDS  # noqa: E402
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/smartcity-iot-local-telemetry"
 SHARD = "shardId-000000000000"
@@ -365,7 +366,7 @@ def reading(sensor: str, zone: str, ts: Any, vehicles: int = 10, speed: float = 
 def columnar(readings: list[dict[str, Any]], zone: Any) -> dict[str, Any]:
     """The columnar gateway message of ``readings`` (docs/contracts.md): zone once, each field a column, a field that a
     reading does not have a null element (a column that no reading has is left out)."""
-    names = [name for name in ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index") if any(name in r for r in readings)]
+    names = [name for name in COLUMN_FIELDS if any(name in r for r in readings)]
     return {"zone": zone, "columns": {name: [r.get(name) for r in readings] for name in names}}
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 from boto3.dynamodb.types import TypeSerializer
-from processor_support import SEQ_BASE, MemoryPublisher, MemoryQuarantine, MemoryStore, item_size, settings
+from processor_support import SEQ_BASE, MemoryPublisher, MemoryQuarantine, MemoryStore, columnar, item_size, settings
 from stream_processor.observability import Telemetry
 from stream_processor.processor import Processor
 
@@ -70,7 +70,6 @@ class Fleet:
 
 
 SHAPES = {"gateway": "(a) gateway batches", "columns": "(c) columnar gateway", "single": "(b) single readings"}
-COLUMN_FIELDS = ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index")
 
 
 def shard_of(zone: str, shards: int) -> int:
@@ -90,7 +89,7 @@ def lambda_batches(fleet: Fleet, seconds: int, shape: str, shards: int, window_s
             if shape == "gateway":
                 payloads = [{"readings": readings}]
             elif shape == "columns":
-                payloads = [{"zone": zone, "columns": {name: [r.get(name) for r in readings] for name in COLUMN_FIELDS}}]
+                payloads = [columnar(readings, zone)]
             else:
                 payloads = readings
             for payload in payloads:
