@@ -1356,15 +1356,16 @@ def run_rollup_job(connection: duckdb.DuckDBPyConnection, hours: list[str], time
                 connection.execute(to_duckdb(statements[key].replace(DELIVERY_HOUR, hour)))
 
 
-def glue_connection(messages: list[tuple[dict[str, Any], Delivered]]) -> duckdb.DuckDBPyConnection:
-    """A DuckDB database with the Glue table, from the template's schema, holding ``messages`` as Firehose would."""
+def glue_connection(messages: list[tuple[dict[str, Any], Delivered]], *, daily: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database with the Glue table, from the template's schema, holding ``messages`` as Firehose would; with
+    ``daily``, the table as it was before the hourly layout: the same columns, partitioned by delivery day dt."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     database, table = VARIABLES["quicksight_glue_database"], VARIABLES["quicksight_glue_table"]
-    columns = {**GLUE["columns"], **GLUE["partitions"]}
+    columns = {**GLUE["columns"], **({"dt": "string"} if daily else GLUE["partitions"])}
     connection.execute(f'CREATE SCHEMA "{database}"')
     connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
-    rows = [glue_row(message, delivered) for message, delivered in messages]
+    rows = [{**glue_row(message, delivered), "dt": delivery_hour(delivered).date().isoformat()} for message, delivered in messages]
     placeholders = ", ".join(["?"] * len(columns))
     connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
     return connection
@@ -1546,20 +1547,6 @@ def before() -> dict[str, dict[str, Any]]:
     return {key: yaml.safe_load(environment.from_string((BEFORE_DIR / f"{key}.yml").read_text()).render(**VARIABLES)) for key in KEYS}
 
 
-def daily_connection(messages: list[tuple[dict[str, Any], Delivered]]) -> duckdb.DuckDBPyConnection:
-    """The raw table as it was before the hourly layout: the same columns, partitioned by delivery day dt."""
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
-    database, table = VARIABLES["quicksight_glue_database"], VARIABLES["quicksight_glue_table"]
-    columns = {**GLUE["columns"], "dt": "string"}
-    connection.execute(f'CREATE SCHEMA "{database}"')
-    connection.execute(f'CREATE TABLE "{database}"."{table}" (' + ", ".join(f"{name} {duckdb_type(kind)}" for name, kind in columns.items()) + ")")
-    rows = [{**glue_row(message, delivered), "dt": delivery_hour(delivered).date().isoformat()} for message, delivered in messages]
-    placeholders = ", ".join(["?"] * len(columns))
-    connection.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({placeholders})', [[row[name] for name in columns] for row in rows])
-    return connection
-
-
 def comparable(rows: list[dict[str, Any]]) -> list[tuple]:
     """Rows in a stable order, numbers rounded where sums in another order may differ in the last bits."""
     return sorted(tuple(round(value, 9) if isinstance(value, float) else value for value in row.values()) for row in rows)
@@ -1571,7 +1558,7 @@ def test_rollup_based_data_sets_match_the_raw_sql_they_replaced(key, history, be
     a gateway message across an hour boundary, readings of one hour delivered over several hours and days, and the
     rollup job run twice over every delivery hour."""
     new = run(history, key, data_sets[key])
-    old = run(daily_connection(ALL_MESSAGES), key, before[key])
+    old = run(glue_connection(ALL_MESSAGES, daily=True), key, before[key])
     assert new, f"{key}: the samples give no rows"
     assert comparable(new) == comparable(old)
 
