@@ -1,10 +1,10 @@
-"""Settings files are checked before anything runs: every invalid file fails deploy.yml (and teardown.yml) with a
-message that names the file, the key and its rule, before any endpoint starts or AWS is called; every shipped file
-passes. ansible-playbook runs against settings files in a temporary directory (-e iot_env_dir=DIR)."""
+"""Settings files are checked before anything runs: every invalid file fails with a message that names the file, the
+key and its rule; every shipped file passes; deploy.yml and teardown.yml run that check before any endpoint starts or
+AWS is called. Settings files live in a temporary directory (-e iot_env_dir=DIR); the check of all of them runs in one
+ansible-playbook run (check_many), and one deploy.yml and one teardown.yml run show where the playbooks run it."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import re
 import subprocess
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN, reserve_port
+from conftest import COLLECTIONS, ROOT, VENV_BIN
 
 PLAYBOOKS = ROOT / "playbooks"
 ENVIRONMENTS = PLAYBOOKS / "vars" / "environments"
@@ -92,40 +92,97 @@ INVALID: dict[str, tuple[Any, list[str]]] = {
 }
 
 
+# Shipped files and files that are no mapping, besides INVALID, checked in the same run.
+NO_MAPPING = "listed"
+
+
+def check_many(tmp: Path, env_dir: Path, names: list[str]) -> dict[str, str]:
+    """tasks/validate_environment.yml on many settings files in ONE ansible-playbook run (one inventory host per
+    file, so no file's settings reach another's check): name -> '' when the file passes, else the failure message.
+
+    The deploy/teardown tests below show that the playbooks run this check before anything else; running it here
+    once for every file keeps the suite fast (an ansible-playbook start costs seconds, per file)."""
+    book = tmp / "book"
+    book.mkdir()
+    for part in ("tasks", "vars", "templates"):  # validate_environment.yml reads them relative to playbook_dir
+        (book / part).symlink_to(PLAYBOOKS / part)
+    out = tmp / "results"
+    out.mkdir()
+    (book / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {
+        name: {"ansible_connection": "local", "select_environment__name": name} for name in names}}}))
+    (book / "check.yml").write_text(yaml.safe_dump([{
+        "name": "Check settings files", "hosts": "all", "gather_facts": False,
+        "vars": {"select_environment__dir": str(env_dir), "stack_template": str(ROOT / "files" / "iot-analytics-system.yaml")},
+        "tasks": [{"name": "Check one file", "block": [
+            {"name": "Validate", "ansible.builtin.import_tasks": "tasks/validate_environment.yml"},
+            {"name": "Passed", "ansible.builtin.copy": {"content": "", "dest": f"{out}/{{{{ inventory_hostname }}}}.txt", "mode": "0600"},
+             "delegate_to": "localhost"}],
+            "rescue": [{"name": "Failed", "delegate_to": "localhost", "ansible.builtin.copy": {
+                "content": "{{ ansible_failed_result.msg if ansible_failed_result.msg is string else ansible_failed_result.msg | join(' ') }}",
+                "dest": f"{out}/{{{{ inventory_hostname }}}}.txt", "mode": "0600"}}]}],
+    }], sort_keys=False))
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))}
+    environment.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+                       ANSIBLE_NOCOLOR="1", HOME=str(tmp), ANSIBLE_FORKS="10")
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(book / "inventory.yml"), str(book / "check.yml")],
+                          cwd=book, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    results = {path.stem: " ".join(path.read_text().replace("''", "'").split()) for path in out.glob("*.txt")}
+    assert set(results) == set(names), (proc.stdout + proc.stderr)[-3000:]
+    return results
+
+
 @pytest.fixture(scope="module")
-def invalid_runs(tmp_path_factory) -> dict[str, tuple[Path, Path, subprocess.CompletedProcess]]:
-    """deploy.yml on each invalid file (in parallel: about 3 s each): name -> (file, home, run)."""
+def checked(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """Every INVALID file, a file that is no mapping and every shipped file: name -> (file, failure message or '')."""
     env_dir = tmp_path_factory.mktemp("environments")
-    homes = {}
     for name, (content, _rules) in INVALID.items():
         (env_dir / f"{name}.yml").write_text(yaml.safe_dump(content, sort_keys=False))
-        homes[name] = tmp_path_factory.mktemp(f"home-{name}")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {name: pool.submit(run_playbook, homes[name], env_dir, name) for name in INVALID}
-        return {name: (env_dir / f"{name}.yml", homes[name], future.result()) for name, future in futures.items()}
+    (env_dir / f"{NO_MAPPING}.yml").write_text("- iot_env_regions: [us-east-1]\n")
+    shipped = sorted(path.stem for path in ENVIRONMENTS.glob("*.yml"))
+    for name in shipped:
+        (env_dir / f"{name}.yml").write_text((ENVIRONMENTS / f"{name}.yml").read_text())
+    results = check_many(tmp_path_factory.mktemp("check"), env_dir, [*INVALID, NO_MAPPING, *shipped])
+    return {name: (env_dir / f"{name}.yml", message) for name, message in results.items()}
 
 
 @pytest.mark.parametrize("name", list(INVALID))
-def test_invalid_settings_fail_before_anything_runs(invalid_runs, name: str) -> None:
-    path, home, proc = invalid_runs[name]
+def test_invalid_settings_are_refused_naming_file_key_and_rule(checked, name: str) -> None:
+    path, message = checked[name]
+    assert message.startswith(f"Settings file {path} (env={name}) is invalid:"), message
+    for rule in INVALID[name][1]:
+        assert rule in message, message
+
+
+def test_a_file_that_is_no_mapping_says_so(checked) -> None:
+    path, message = checked[NO_MAPPING]
+    assert f"Settings file {path} (env={NO_MAPPING}) is invalid: it must be a mapping of settings" in message
+
+
+def test_every_shipped_settings_file_passes(checked) -> None:
+    shipped = {path.stem for path in ENVIRONMENTS.glob("*.yml")}
+    assert shipped >= {"local", "dev", "staging", "prod", "example-city"}
+    for name in shipped:
+        assert checked[name][1] == "", checked[name][1]
+
+
+def test_deploy_checks_the_settings_before_anything_runs(tmp_path: Path) -> None:
+    """deploy.yml fails on an invalid file with every wrong key named, before any endpoint starts or AWS is asked."""
+    (tmp_path / "envs").mkdir()
+    content, rules = INVALID["wrong-types"]
+    (tmp_path / "envs" / "wrong-types.yml").write_text(yaml.safe_dump(content, sort_keys=False))
+    home = tmp_path / "home"
+    proc = run_playbook(home, tmp_path / "envs", "wrong-types")
     output = flat(proc)
     assert proc.returncode != 0
-    assert f"Settings file {path} (env={name}) is invalid:" in output, output[-3000:]
-    for rule in INVALID[name][1]:
+    assert f"Settings file {tmp_path / 'envs' / 'wrong-types.yml'} (env=wrong-types) is invalid:" in output, output[-3000:]
+    for rule in rules:
         assert rule in output, output[-3000:]
     # nothing started and AWS was not asked: no endpoint state, no caller identity, no region host
     assert "Ask the endpoint who we are" not in output
     assert "Start the local AWS endpoint" not in output
     assert not (home / "state" / "smartcity-iot-analytics").exists()
-    assert f"{name}-us-east-1" not in output
-
-
-def test_a_file_that_is_no_mapping_says_so(tmp_path: Path) -> None:
-    (tmp_path / "envs").mkdir()
-    (tmp_path / "envs" / "listed.yml").write_text("- iot_env_regions: [us-east-1]\n")
-    proc = run_playbook(tmp_path, tmp_path / "envs", "listed")
-    assert proc.returncode != 0
-    assert f"Settings file {tmp_path / 'envs' / 'listed.yml'} (env=listed) is invalid: it must be a mapping of settings" in flat(proc)
+    assert "wrong-types-us-east-1" not in output
 
 
 def test_teardown_checks_the_settings_first(tmp_path: Path) -> None:
@@ -137,25 +194,6 @@ def test_teardown_checks_the_settings_first(tmp_path: Path) -> None:
     assert f"Settings file {tmp_path / 'envs' / 'riverton.yml'} (env=riverton) is invalid:" in output
     assert 'iot_env_regions: must be a non-empty list of distinct AWS region names such as eu-west-1, in rollout order; got the string "us-east-1"' in output
     assert not (tmp_path / "state" / "smartcity-iot-analytics").exists()
-
-
-def test_every_shipped_settings_file_passes(tmp_path: Path) -> None:
-    """Each file gets past the check: the AWS ones to the credentials check (none here), local (in check mode, on a
-    port where no endpoint runs) to the check that its endpoint is running."""
-    files = sorted(ENVIRONMENTS.glob("*.yml"))
-    assert {f.stem for f in files} >= {"local", "dev", "staging", "prod", "example-city"}
-
-    def check(path: Path) -> tuple[str, str]:
-        home = tmp_path / path.stem
-        extra = ("--check", "-e", f"local_endpoint_port={reserve_port()}") if path.stem == "local" else ()
-        return path.stem, flat(run_playbook(home, ENVIRONMENTS, path.stem, "deploy.yml", *extra))
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        results = dict(pool.map(check, files))
-    for env, output in results.items():
-        assert "is invalid" not in output, output[-3000:]
-        expected = "The local AWS endpoint is not running" if env == "local" else f"env={env} ("
-        assert expected in output and ("needs working AWS credentials" in output or env == "local"), output[-3000:]
 
 
 def test_the_example_file_documents_every_key() -> None:
