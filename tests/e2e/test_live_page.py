@@ -35,8 +35,8 @@ from conftest import ROOT, VENV_BIN, scaled, wait_for
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 sys.path.insert(0, str(ROOT / "files" / "lambda"))
 
-from iot_dataplane.gate import Enroller
-from iot_dataplane.pki import LocalCA
+from iot_dataplane.local_aws.gate import Enroller
+from iot_dataplane.local_aws.pki import LocalCA
 
 REGION = "us-east-1"
 DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"

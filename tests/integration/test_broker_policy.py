@@ -26,7 +26,7 @@ from conftest import ROOT, scaled, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
-from iot_dataplane.broker import socket_path
+from iot_dataplane.local_aws.broker import socket_path
 
 
 @pytest.fixture(scope="module")

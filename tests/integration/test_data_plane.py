@@ -29,11 +29,11 @@ from conftest import LAUNCHER, ROOT, reserve_port, scaled, stop_by_pid_file, wai
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
-from iot_dataplane.broker import render_acl, render_config, socket_path, write_if_changed
-from iot_dataplane.gate import Enroller
-from iot_dataplane.pki import LocalCA
-from iot_dataplane.simulator import Congestion, MqttTransport, Scenario, Simulator
-from iot_dataplane.smoke import drain, zone_totals
+from iot_dataplane.devices.simulator import Congestion, MqttTransport, Scenario, Simulator
+from iot_dataplane.local_aws.broker import render_acl, render_config, socket_path, write_if_changed
+from iot_dataplane.local_aws.gate import Enroller
+from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.probes.smoke import drain, zone_totals
 
 DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"
 TEMPLATE = ROOT / "files" / "iot-analytics-system.yaml"

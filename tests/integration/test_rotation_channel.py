@@ -28,9 +28,9 @@ from conftest import ROOT, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
-from iot_dataplane.pki import LocalCA
-from iot_dataplane.rotation import DeviceStore, RotationOptions
-from iot_dataplane.simulator import MqttTransport, Scenario, Simulator, certificate_label
+from iot_dataplane.devices.rotation_agent import DeviceStore, RotationOptions
+from iot_dataplane.devices.simulator import MqttTransport, Scenario, Simulator, certificate_label
+from iot_dataplane.local_aws.pki import LocalCA
 
 SHADOW = "cert-rotation"
 

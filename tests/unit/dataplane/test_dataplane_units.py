@@ -22,23 +22,7 @@ from conftest import ROOT, wait_for
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
-from iot_dataplane.bench import publish_to_visible
-from iot_dataplane.bridge import partition_key
-from iot_dataplane.broker import render_acl, render_config, socket_address, socket_path
-from iot_dataplane.common import Beacon, DependencyError, Outage, percentiles
-from iot_dataplane.pki import LocalCA, PkiError
-from iot_dataplane.poller import (
-    Checkpoints,
-    FunctionConfig,
-    FunctionError,
-    FunctionTimeout,
-    Mapping,
-    Poller,
-    Sandbox,
-    StatsMark,
-    kinesis_event_record,
-)
-from iot_dataplane.simulator import (
+from iot_dataplane.devices.simulator import (
     Congestion,
     MqttTransport,
     Scenario,
@@ -49,6 +33,23 @@ from iot_dataplane.simulator import (
     daily_load,
     expected_alerts,
 )
+from iot_dataplane.local_aws.bridge import partition_key
+from iot_dataplane.local_aws.broker import render_acl, render_config, socket_address, socket_path
+from iot_dataplane.local_aws.pki import LocalCA, PkiError
+from iot_dataplane.local_aws.poller import (
+    Checkpoints,
+    FunctionConfig,
+    FunctionError,
+    FunctionTimeout,
+    Mapping,
+    Poller,
+    Sandbox,
+    StatsMark,
+    kinesis_event_record,
+)
+from iot_dataplane.local_aws.runtime import Beacon, Outage
+from iot_dataplane.probes.bench import publish_to_visible
+from iot_dataplane.shared import DependencyError, percentiles
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
 
@@ -220,7 +221,7 @@ def poller_with(tmp_path: Path, handler: Any, **mapping: Any) -> tuple[Poller, F
 
 
 def deliver(poller: Poller, seqs: range) -> None:
-    from iot_dataplane.poller import ShardState
+    from iot_dataplane.local_aws.poller import ShardState
 
     poller._deliver(ShardState("shardId-000000000000"), [record(s) for s in seqs])
 
@@ -513,7 +514,7 @@ def sandboxed_poller(tmp_path: Path, function: Sandbox, **mapping: Any) -> tuple
 
 
 def deliver_orders(poller: Poller, orders: list[dict]) -> None:
-    from iot_dataplane.poller import ShardState
+    from iot_dataplane.local_aws.poller import ShardState
 
     records = [record(i + 1, json.dumps(order).encode()) for i, order in enumerate(orders)]
     poller._deliver(ShardState("shardId-000000000000"), records)
@@ -605,7 +606,7 @@ def test_the_sweep_runs_in_an_environment_of_its_own_with_the_timeout(tmp_path: 
 
 
 def test_a_benchmark_mark_starts_the_pollers_figures_afresh(tmp_path: Path) -> None:
-    from iot_dataplane.bench import component_stats, mark_stats
+    from iot_dataplane.probes.bench import component_stats, mark_stats
 
     poller, _sqs, calls = make_poller(tmp_path, lambda event: {}, batch_size=500, starting_position="TRIM_HORIZON")
     poller.kinesis = FakeKinesis(1200)
@@ -627,7 +628,7 @@ def test_a_benchmark_mark_starts_the_pollers_figures_afresh(tmp_path: Path) -> N
 
 def test_the_pollers_client_keeps_the_base64_text_and_the_event_is_the_same() -> None:
     import boto3
-    from iot_dataplane.poller import keep_base64_data
+    from iot_dataplane.local_aws.poller import keep_base64_data
     from moto import mock_aws
 
     with mock_aws():
@@ -647,7 +648,7 @@ def test_the_pollers_client_keeps_the_base64_text_and_the_event_is_the_same() ->
 
 
 def test_a_batch_stops_at_lambdas_6_mb_invocation_payload_and_reads_no_more_than_it_takes(tmp_path: Path) -> None:
-    from iot_dataplane.poller import INVOCATION_PAYLOAD_LIMIT
+    from iot_dataplane.local_aws.poller import INVOCATION_PAYLOAD_LIMIT
 
     sizes: list[int] = []
     poller, _sqs, calls = make_poller(tmp_path, lambda event: sizes.append(len(json.dumps(event))) or {}, batch_size=500,

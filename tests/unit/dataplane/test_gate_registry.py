@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "files" / "dataplane"))
 
-from iot_dataplane.gate import Registry
+from iot_dataplane.local_aws.gate import Registry
 
 
 def certificate(name: str) -> x509.Certificate:

@@ -13,7 +13,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
-from iot_dataplane.gate import (
+from iot_dataplane.local_aws.gate import (
     Policy,
     ProtocolError,
     Reader,

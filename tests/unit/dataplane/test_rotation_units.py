@@ -26,11 +26,11 @@ from conftest import ROOT, local_endpoint
 sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
 from iot_dataplane import cli
-from iot_dataplane.crlsync import CrlSync, mosquitto_pid
-from iot_dataplane.pki import LocalCA
-from iot_dataplane.rotation import GARBAGE_CSR, DeviceStore, RotationAgent, RotationOptions, make_csr
-from iot_dataplane.shadow import ShadowRequest, delta_document, parse_request, prune, serve
-from iot_dataplane.simulator import CONTROL, MqttTransport, SwitchError
+from iot_dataplane.devices.rotation_agent import GARBAGE_CSR, DeviceStore, RotationAgent, RotationOptions, make_csr
+from iot_dataplane.devices.simulator import CONTROL, MqttTransport, SwitchError
+from iot_dataplane.local_aws.crlsync import CrlSync, mosquitto_pid
+from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.local_aws.shadow import ShadowRequest, delta_document, parse_request, prune, serve
 
 SHADOW = "$aws/things/dev-1/shadow/name/cert-rotation"
 
@@ -406,7 +406,7 @@ def _transport(refuse_new: bool = False) -> tuple[MqttTransport, list, list]:
 
 
 def test_a_switch_holds_publishes_back_waits_for_in_flight_pubacks_and_sends_them_on_the_new_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("iot_dataplane.simulator.certificate_label", lambda cert: cert.replace(".crt", "-id"))
+    monkeypatch.setattr("iot_dataplane.devices.simulator.certificate_label", lambda cert: cert.replace(".crt", "-id"))
     transport, acks, opened = _transport()
     transport.connect("dev-1")
     old = opened[0]
@@ -432,7 +432,7 @@ def test_a_switch_holds_publishes_back_waits_for_in_flight_pubacks_and_sends_the
 
 
 def test_a_refused_switch_goes_back_to_the_old_certificate_and_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("iot_dataplane.simulator.certificate_label", lambda cert: cert)
+    monkeypatch.setattr("iot_dataplane.devices.simulator.certificate_label", lambda cert: cert)
     transport, _acks, opened = _transport(refuse_new=True)
     transport.connect("dev-1")
     transport.held["dev-1"] = [("t", b"held", ("readings", "z", 1, "dev-1"))]
@@ -451,8 +451,8 @@ def test_a_refused_switch_goes_back_to_the_old_certificate_and_loses_nothing(mon
 def test_a_switch_tries_again_when_the_connection_broke_before_its_connack(
     monkeypatch: pytest.MonkeyPatch, failures: int, transient: bool, expected: list[str]
 ) -> None:
-    monkeypatch.setattr("iot_dataplane.simulator.certificate_label", lambda cert: cert)
-    monkeypatch.setattr("iot_dataplane.simulator.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("iot_dataplane.devices.simulator.certificate_label", lambda cert: cert)
+    monkeypatch.setattr("iot_dataplane.devices.simulator.time.sleep", lambda seconds: None)
     transport, _acks, opened = _transport()
     tries: list[str] = []
     open_client = transport._open

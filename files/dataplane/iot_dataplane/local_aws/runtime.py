@@ -1,56 +1,17 @@
-"""What the bridge, the poller and the tools share: AWS clients for the endpoint, dependency errors, health and stats."""
+"""What the stand-ins' long-running components share: telling a lost endpoint from a passing failure, the error code of
+an AWS error, the outage clock that stops a component, and its health and stats files."""
 
 from __future__ import annotations
 
 import json
-import logging
-import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-LOG = logging.getLogger("iot_dataplane")
-
-# Exit code of a component that stops because a dependency is gone for good or down too long.
-EXIT_DEPENDENCY = 3
-
-
-class DependencyError(Exception):
-    """A dependency (the AWS endpoint, the broker) is gone or has lost its state; the message says what to do."""
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-
-
-def aws_client(service: str, region: str, endpoint_url: str | None, retries: int = 2) -> Any:
-    """A client for the endpoint (or real AWS when endpoint_url is None), with short timeouts: a dead endpoint must be
-    noticed in seconds, not after botocore's minute of retries."""
-    config = Config(
-        retries={"max_attempts": retries, "mode": "standard"},
-        connect_timeout=3,
-        read_timeout=30,
-        max_pool_connections=4,
-    )
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url, config=config)
-
-
-def stack_outputs(region: str, endpoint_url: str | None, stack_name: str) -> dict[str, str]:
-    cfn = aws_client("cloudformation", region, endpoint_url)
-    try:
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    except Exception as exc:
-        raise DependencyError(f"cannot read stack {stack_name} in {region}: {exc}") from exc
-    return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+from ..shared import LOG, DependencyError
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -136,14 +97,3 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True, default=str))
     tmp.replace(path)
-
-
-def percentiles(samples: list[float], points: tuple[float, ...] = (50, 95, 99)) -> dict[str, float | None]:
-    if not samples:
-        return {f"p{int(p)}": None for p in points}
-    ordered = sorted(samples)
-    out: dict[str, float | None] = {}
-    for p in points:
-        index = min(len(ordered) - 1, max(0, math.ceil(round(p * len(ordered) / 100, 9)) - 1))  # nearest rank
-        out[f"p{int(p)}"] = ordered[index]
-    return out

@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .broker import ROTATION_SHADOW
-from .common import LOG, error_code
+from ..shared import LOG
+from ..topics import ROTATION_SHADOW
+from .runtime import error_code
 
 SHADOW_QUEUE_LIMIT = 10000
 

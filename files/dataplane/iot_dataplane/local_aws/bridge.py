@@ -28,10 +28,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .broker import shadow_request_filters, socket_address, telemetry_filters
-from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, stream_gone
+from ..shared import LOG, DependencyError, percentiles
+from ..topics import shadow_request_filters, telemetry_filters
+from .broker import socket_address
 from .crlsync import CrlSync
 from .poller import StatsMark
+from .runtime import Beacon, Outage, endpoint_hint, error_code, stream_gone
 from .shadow import ShadowRelay, parse_request
 
 MAX_RECORDS = 500  # PutRecords: at most 500 entries

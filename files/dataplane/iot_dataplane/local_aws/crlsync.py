@@ -29,8 +29,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .common import LOG, error_code, write_json
+from ..shared import LOG
 from .pki import LocalCA
+from .runtime import error_code, write_json
 
 ACTIVE = "ACTIVE"
 

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .common import LOG, Beacon, DependencyError, Outage, endpoint_hint, error_code, percentiles, setup_logging, stream_gone
+from ..shared import LOG, DependencyError, percentiles, setup_logging
+from .runtime import Beacon, Outage, endpoint_hint, error_code, stream_gone
 
 GET_RECORDS_LIMIT = 10000  # the API's maximum per call
 IDLE_POLL_SECONDS = 0.2

@@ -30,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from paho.mqtt.enums import CallbackAPIVersion
 
+from . import GATEWAY_FORMATS
+
 # The processor's defaults (files/lambda/stream_processor/config.py); a scenario states the values it relies on.
 CONGESTION_THRESHOLD = 0.7
 CONGESTION_CLEAR_THRESHOLD = 0.5
@@ -45,8 +47,6 @@ MALFORMED_KINDS: dict[str, Callable[[dict], bytes]] = {
 }
 
 
-# How a gateway lays out its readings (the telemetry contract's two batch forms).
-GATEWAY_FORMATS = ("columns", "readings")
 COLUMN_FIELDS = ("sensor_id", "ts", "vehicle_count", "avg_speed_kmh", "occupancy", "congestion_index")
 
 
@@ -627,7 +627,7 @@ class Simulator:
     def _start_agents(self, transport: Transport) -> list[Any]:
         if self.rotation is None:
             return []
-        from .rotation import RotationAgent  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+        from .rotation_agent import RotationAgent  # noqa: PLC0415  pylint: disable=import-outside-toplevel
 
         agents = [RotationAgent(device.name, transport, self.rotation) for device in self.devices]
         for agent in agents:

@@ -36,17 +36,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from .broker import rotation_topic
-from .common import LOG
-from .pki import NAME_RE, _key_pem, _write_private, _write_public
+from ..shared import LOG, NAME_RE, CommandError, key_pem, write_private, write_public
+from ..topics import rotation_topic
 
-BEHAVIOURS = ("ignore", "no_install", "garbage_csr", "wrong_subject", "weak_rsa", "bad_curve")
 ROTATION_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
 GARBAGE_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgQ1NS\n-----END CERTIFICATE REQUEST-----\n"
 
 
-class StoreError(Exception):
-    pass
+class StoreError(CommandError):
+    """The device key store cannot do what it was asked."""
 
 
 def _public_der(key: Any) -> bytes:
@@ -98,7 +96,7 @@ class DeviceStore:
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         else:
             key = new_key()
-            _write_private(key_path, _key_pem(key))
+            write_private(key_path, key_pem(key))
         csr_path = self.csr(thing)
         current = None
         if csr_path.exists():
@@ -107,7 +105,7 @@ class DeviceStore:
             except ValueError:
                 current = None
         if current is None or _public_der(current.public_key()) != _public_der(key.public_key()):
-            _write_public(csr_path, make_csr(key, thing).encode())
+            write_public(csr_path, make_csr(key, thing).encode())
         return csr_path
 
     def current(self, thing: str) -> tuple[str, str]:
@@ -124,7 +122,7 @@ class DeviceStore:
             return serialization.load_pem_private_key(path.read_bytes(), password=None)
         self._mkdir()
         key = new_key(behaviour)
-        _write_private(path, _key_pem(key))
+        write_private(path, key_pem(key))
         return key
 
     def check_certificate(self, thing: str, rotation: str, certificate_pem: str) -> str | None:
@@ -147,8 +145,8 @@ class DeviceStore:
     def stage(self, thing: str, rotation: str, certificate_pem: str, certificate_id: str) -> tuple[str, str]:
         """The new certificate next to its pending key (<thing>.<R>.crt and .crt.id): what the switch connects with."""
         cert = self.cert(thing, rotation)
-        _write_public(cert, certificate_pem.encode())
-        _write_public(Path(str(cert) + ".id"), certificate_id.encode())
+        write_public(cert, certificate_pem.encode())
+        write_public(Path(str(cert) + ".id"), certificate_id.encode())
         return str(cert), str(self.key(thing, rotation))
 
     def install(self, thing: str, rotation: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,37 +24,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+from ..shared import NAME_RE, CommandError, key_pem, write_private, write_public
+
 CA_DAYS = 3650
 LEAF_DAYS = 397
 CRL_DAYS = 30
 
 
-class PkiError(Exception):
-    pass
+class PkiError(CommandError):
+    """The local CA cannot do what it was asked."""
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 @dataclass(frozen=True)
@@ -121,8 +102,8 @@ class LocalCA:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        _write_private(self.ca_key, _key_pem(key))
-        _write_public(self.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(self.ca_key, key_pem(key))
+        write_public(self.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
         self.write_crl()
         return True
 
@@ -174,8 +155,8 @@ class LocalCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
         issued = self.paths(name)
-        _write_private(issued.key, _key_pem(key))
-        _write_public(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(issued.key, key_pem(key))
+        write_public(issued.cert, cert.public_bytes(serialization.Encoding.PEM))
         return issued
 
     def sign_csr(self, csr_pem: str, days: int = LEAF_DAYS) -> str:
@@ -235,4 +216,4 @@ class LocalCA:
         for serial in sorted(serials or ()):
             builder = builder.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
         crl = builder.sign(ca_key, hashes.SHA256())
-        _write_public(self.crl, crl.public_bytes(serialization.Encoding.PEM))
+        write_public(self.crl, crl.public_bytes(serialization.Encoding.PEM))

@@ -18,7 +18,18 @@ import json
 import time
 from typing import Any
 
-from .simulator import Congestion, Scenario
+from ..devices.simulator import Congestion, Scenario
+from ..shared import DependencyError, aws_client
+
+
+def stack_outputs(region: str, endpoint_url: str | None, stack_name: str) -> dict[str, str]:
+    """The deployed stack's outputs (table, queues, rule): what a probe reads and where it publishes."""
+    cfn = aws_client("cloudformation", region, endpoint_url)
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except Exception as exc:
+        raise DependencyError(f"cannot read stack {stack_name} in {region}: {exc}") from exc
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
 
 def smoke_scenario(run_id: str, sensors: int = 6, readings_per_sensor: int = 2) -> Scenario:

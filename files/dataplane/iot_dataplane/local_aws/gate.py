@@ -49,10 +49,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from .broker import ROTATION_SHADOW, socket_address
-from .common import LOG, Beacon, error_code
+from ..shared import LOG
+from ..topics import ROTATION_SHADOW
+from .broker import socket_address
 from .crlsync import ACTIVE, CertificateIndex
 from .pki import LocalCA
+from .runtime import Beacon, error_code
 
 MAX_PACKET = 1_048_576 + 5  # the broker's max_packet_size, plus the fixed header
 CHUNK = 256 * 1024

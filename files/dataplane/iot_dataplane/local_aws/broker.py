@@ -17,33 +17,13 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-# The thing's named shadow that carries the certificate rotation (plugins/module_utils/iot.py ROTATION_SHADOW).
-ROTATION_SHADOW = "cert-rotation"
+from ..topics import SHADOW_ANSWERS, rotation_topic, shadow_request_filters, telemetry_filters
 
 
 @dataclass(frozen=True)
 class BrokerFiles:
     config: Path
     acl: Path
-
-
-def telemetry_filters(rule_name: str) -> list[str]:
-    """The topic filters the IoT rule selects: the plain topic and its Basic Ingest form."""
-    return ["traffic/+/+/telemetry", f"$aws/rules/{rule_name}/traffic/+/+/telemetry"]
-
-
-def rotation_topic(thing: str, suffix: str = "") -> str:
-    """A topic of the thing's rotation shadow: ``$aws/things/<thing>/shadow/name/cert-rotation[/<suffix>]``."""
-    base = f"$aws/things/{thing}/shadow/name/{ROTATION_SHADOW}"
-    return f"{base}/{suffix}" if suffix else base
-
-
-def shadow_request_filters() -> list[str]:
-    """What the bridge relays to the shadow service: every device's get and update requests."""
-    return [rotation_topic("+", "get"), rotation_topic("+", "update")]
-
-
-SHADOW_ANSWERS = ("get/accepted", "get/rejected", "update/accepted", "update/rejected", "update/delta")
 
 
 def render_acl(rule_name: str, bridge_name: str) -> str:

@@ -26,33 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import DependencyError, aws_client, percentiles, stack_outputs
-from .gate import Enroller
-from .pki import LocalCA
-from .simulator import GATEWAY_FORMATS, Congestion, MqttTransport, Scenario, Simulator
-from .smoke import cleanup, drain, zone_totals
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--region", required=True)
-    p.add_argument("--endpoint-url", required=True)
-    p.add_argument("--stack-name", required=True)
-    p.add_argument("--mqtt-host", default="127.0.0.1")
-    p.add_argument("--mqtt-port", type=int, required=True)
-    p.add_argument("--pki-dir", required=True)
-    p.add_argument("--state-dir", required=True, help="the region's data plane state (bridge and poller stats)")
-    p.add_argument("--sensors", type=int, default=50_000)
-    p.add_argument("--zones", type=int, default=100)
-    p.add_argument("--gateway-size", type=int, default=500)
-    p.add_argument("--gateway-format", choices=GATEWAY_FORMATS, default="columns", help="a gateway message's layout")
-    p.add_argument("--rate", type=float, default=1.0)
-    p.add_argument("--duration", type=float, default=60.0)
-    p.add_argument("--latency-zones", type=int, default=4)
-    p.add_argument("--settle", type=float, default=60.0, help="at most this long to wait for the pipeline to drain")
-    p.add_argument("--basic-ingest", action="store_true")
-    p.add_argument("--keep", action="store_true")
-    p.add_argument("--json", help="also write the result to this file")
-    p.set_defaults(func=cmd_bench)
+from ..devices.simulator import Congestion, MqttTransport, Scenario, Simulator
+from ..shared import DependencyError, aws_client, percentiles
+from .smoke import cleanup, drain, stack_outputs, zone_totals
 
 
 class Watcher(threading.Thread):
@@ -131,16 +107,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             published[zone].append((at, cumulative[zone]))
 
     simulator = Simulator(scenario, rule_name=outputs.get("TopicRuleName") if args.basic_ingest else None, on_publish=on_publish)
-    ca = LocalCA(args.pki_dir)
     print(
         f"bench: {args.sensors} sensors in {args.zones} zones at {args.rate} Hz, gateways of {args.gateway_size}, "
         f"{args.duration:.0f}s; issuing {len(simulator.devices)} device certificates",
         flush=True,
     )
 
-    # each device's certificate registered and attached to its thing, as the gate (like IoT Core) requires
-    cert_for = Enroller(aws_client("iot", args.region, args.endpoint_url), ca)
-    transport = MqttTransport(args.mqtt_host, args.mqtt_port, str(ca.ca_cert), cert_for, simulator.ack)
+    # each device's certificate registered and attached to its thing, as the gate (like IoT Core) requires: the
+    # local CA's, which the CLI hands in (args.device_identity)
+    ca_file, cert_for = args.device_identity(args)
+    transport = MqttTransport(args.mqtt_host, args.mqtt_port, ca_file, cert_for, simulator.ack)
     dynamodb = aws_client("dynamodb", args.region, args.endpoint_url)
     watcher = Watcher(
         aws_client("dynamodb", args.region, args.endpoint_url),
