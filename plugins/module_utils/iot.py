@@ -12,15 +12,10 @@ from __future__ import annotations
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.errors import ErrorHandler
 
 # IoT control-plane errors worth retrying besides the standard throttling codes.
 RETRY_CODES = ["ThrottlingException", "ServiceUnavailableException", "InternalFailureException", "LimitExceededException"]
@@ -33,7 +28,9 @@ class IoTError(AnsibleAWSError):
     pass
 
 
-class IoTErrorHandler(AWSErrorHandler):
+class IoTErrorHandler(ErrorHandler):
+    """IoT's "not found" is ResourceNotFoundException; messages are amazon.aws's ("Failed to describe the thing: ...")."""
+
     _CUSTOM_EXCEPTION = IoTError
 
     @classmethod
@@ -51,13 +48,6 @@ def iot_client(module, service="iot", **extra_params):
     return module.client(service, retry_decorator=iot_retry(), **extra_params)
 
 
-def fail_aws(module, error):
-    """``main()``'s one error path: an IoTError (or any AnsibleAWSError) becomes fail_json_aws."""
-    if getattr(error, "exception", None) is not None:
-        module.fail_json_aws(error.exception, msg=error.message)
-    module.fail_json(msg=getattr(error, "message", None) or str(error))
-
-
 def paginate(client, operation, result_key, **params):
     """Every item of a paginated IoT list call; a throttled call is retried as a whole, with jitter."""
 
@@ -71,19 +61,12 @@ def paginate(client, operation, result_key, **params):
     return _all()
 
 
-def error_code(error):
-    if isinstance(error, botocore.exceptions.ClientError):
-        return error.response.get("Error", {}).get("Code", "")
-    return ""
-
-
 def missing_ok(call, *args, default=None, **kwargs):
-    """``call(*args, **kwargs)``, or ``default`` when IoT answers ResourceNotFoundException (gone is the outcome)."""
+    """``call(*args, **kwargs)``, or ``default`` when IoT answers that the resource does not exist (gone is the
+    outcome); other errors are raised as they are, for the caller's handler to describe."""
     try:
         return call(*args, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) != "ResourceNotFoundException":
-            raise
+    except IoTErrorHandler._is_missing():  # pylint: disable=protected-access  # the handler's one "not found"
         return default
 
 
@@ -190,12 +173,8 @@ def certificate_id_from_arn(arn):
 
 def thing_principals(client, thing_name):
     """The principal ARNs attached to a thing (sorted); None when the thing does not exist."""
-    try:
-        return sorted(paginate(client, "list_thing_principals", "principals", thingName=thing_name))
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None
-        raise
+    principals = missing_ok(paginate, client, "list_thing_principals", "principals", thingName=thing_name)
+    return None if principals is None else sorted(principals)
 
 
 def parse_policy_document(text):

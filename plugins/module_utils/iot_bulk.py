@@ -17,7 +17,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.errors import error_code
 
 # AWS IoT Core throttles its control plane per account and region, per API, typically at 10-15 requests/s for the
 # certificate and attachment calls a rotation makes (see "AWS IoT Core endpoints and quotas" and the account's Service
@@ -71,7 +71,7 @@ def describe_error(error):
     """One line for a device's result: the AWS error code and message, or the exception text."""
     message = getattr(error, "message", None) or str(error)
     inner = getattr(error, "exception", None)
-    code = error_code(inner) if inner is not None else error_code(error)
+    code = error_code(error)
     if inner is not None and str(inner) not in message:
         message = f"{message}: {inner}"
     return f"{message} ({code})" if code and code not in message else message

@@ -31,8 +31,10 @@ except ImportError as exc:  # the module reports it with missing_required_lib
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, missing_ok, paginate
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.errors import error_code
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import missing_ok, paginate
 
 CSR_MARKERS = ("-----BEGIN CERTIFICATE REQUEST-----", "-----BEGIN NEW CERTIFICATE REQUEST-----")
 CERT_MARKER = "-----BEGIN CERTIFICATE-----"
@@ -287,10 +289,8 @@ def _same_ca(registered_pem: str, ca_der: bytes, ca_key_sha: str) -> bool:
 def _describe_ca(client, certificate_id: str) -> dict | None:
     try:
         return client.describe_ca_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
-    except ClientError as error:
-        if error_code(error) in ("ResourceNotFoundException", "InvalidRequestException"):
-            return None
-        raise
+    except is_boto3_error_code(["ResourceNotFoundException", "InvalidRequestException"]):
+        return None
 
 
 def _listing_unavailable(error) -> bool:
@@ -352,9 +352,9 @@ def ensure_ca_registered(client, ca_cert_pem: str, ca_key_pem: str, check_mode: 
             allowAutoRegistration=False,
             aws_retry=True,
         )
-    except ClientError as error:
+    except is_boto3_error_code("ResourceAlreadyExistsException") as error:
         existing_id = error.response.get("resourceId")
-        if error_code(error) != "ResourceAlreadyExistsException" or not existing_id:
+        if not existing_id:
             raise
         described = _describe_ca(client, existing_id) or {}
         if described.get("status") == "ACTIVE":
@@ -395,12 +395,10 @@ def issue_certificate(
 
 def describe_certificate(client, certificate_id: str) -> dict | None:
     """One certificate as a snake_case dict (with the facts of its PEM), or None when it does not exist."""
-    try:
-        description = client.describe_certificate(certificateId=certificate_id, aws_retry=True)["certificateDescription"]
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None
-        raise
+    described = missing_ok(client.describe_certificate, certificateId=certificate_id, aws_retry=True)
+    if described is None:
+        return None
+    description = described["certificateDescription"]
     result = {
         "certificate_id": description["certificateId"],
         "certificate_arn": description["certificateArn"],
@@ -422,12 +420,7 @@ def certificate_id_from_arn(arn: str) -> str:
 
 def thing_certificate_arns(client, thing_name: str) -> list[str]:
     """The ARNs of the certificates attached to the thing ([] when the thing does not exist)."""
-    try:
-        principals = paginate(client, "list_thing_principals", "principals", thingName=thing_name)
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return []
-        raise
+    principals = missing_ok(paginate, client, "list_thing_principals", "principals", thingName=thing_name, default=[])
     return [arn for arn in principals if ":cert/" in arn]
 
 

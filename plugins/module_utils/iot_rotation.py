@@ -400,3 +400,30 @@ def summarize(results):
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     return counts
+
+
+# The statuses of devices that a run did not work on (not due, or due but over the batch).
+NOT_WORKED_ON = ("not_due", "deferred")
+
+
+def verdict(results, max_failed=0, max_failed_percent=None):
+    """Whether the run's failures exceed the threshold: more than ``max_failed`` failed devices and, when
+    ``max_failed_percent`` is set, more than that percentage of the devices worked on (all but not_due and deferred),
+    so that with both set ``max_failed`` is the floor for small runs. Pending devices are not failures."""
+    failed = [result for result in results if result["status"] == "failed"]
+    worked_on = sum(1 for result in results if result["status"] not in NOT_WORKED_ON)
+    percent = round(100.0 * len(failed) / worked_on, 2) if worked_on else 0.0
+    over = len(failed) > max_failed and (max_failed_percent is None or percent > max_failed_percent)
+    threshold = f"more than {max_failed} failed device(s)"
+    if max_failed_percent is not None:
+        threshold += f" and more than {max_failed_percent} % of the {worked_on} devices worked on"
+    return {
+        "failed": len(failed),
+        "worked_on": worked_on,
+        "failed_percent": percent,
+        "max_failed": max_failed,
+        "max_failed_percent": max_failed_percent,
+        "over_threshold": over,
+        "threshold": threshold,
+        "failed_devices": [result["thing_name"] for result in failed],
+    }

@@ -220,17 +220,11 @@ ca_certificate_id:
   type: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import IoTError, IoTErrorHandler, iot_client, missing_ok
 
 SOURCES = ("csr", "certificate_pem", "create_keys", "certificate_id")
 STATUS = {"active": "ACTIVE", "inactive": "INACTIVE"}
@@ -252,7 +246,6 @@ class Certificates:
         self.client = client
         self.params = module.params
         self.check = module.check_mode
-        self.changed = False
         self.result = {}
 
     # ---- checks before anything changes ----
@@ -297,20 +290,12 @@ class Certificates:
     def check_targets(self):
         """The thing and the policies must exist before a certificate is made for them."""
         if self.params["thing"] and self.params["state"] != "absent":
-            try:
-                self.client.describe_thing(thingName=self.params["thing"], aws_retry=True)
-            except botocore.exceptions.ClientError as error:
-                if error_code(error) == "ResourceNotFoundException":
-                    self.module.fail_json(msg=f"thing: no thing named {self.params['thing']!r}")
-                raise
+            if missing_ok(self.client.describe_thing, thingName=self.params["thing"], aws_retry=True) is None:
+                self.module.fail_json(msg=f"thing: no thing named {self.params['thing']!r}")
         policies = self.params["policies"] if self.params["state"] != "absent" else None
         for policy in policies or []:
-            try:
-                self.client.get_policy(policyName=policy, aws_retry=True)
-            except botocore.exceptions.ClientError as error:
-                if error_code(error) == "ResourceNotFoundException":
-                    self.module.fail_json(msg=f"policies: no policy named {policy!r}")
-                raise
+            if missing_ok(self.client.get_policy, policyName=policy, aws_retry=True) is None:
+                self.module.fail_json(msg=f"policies: no policy named {policy!r}")
 
     # ---- finding the certificate ----
 
@@ -347,10 +332,9 @@ class Certificates:
     # ---- making it ----
 
     def create(self):
-        """A new certificate (None in check mode) and the facts predicted for it."""
+        """A new certificate (in check mode: the facts predicted for it)."""
         params = self.params
         status = STATUS[params["state"]]
-        self.changed = True
         if self.source == "csr":
             ca_id = None
             if params["issuer"] == "own_ca":
@@ -389,63 +373,70 @@ class Certificates:
     # ---- changing it ----
 
     def set_status(self, cert):
+        """Whether the status changed to the one ``state`` asks for."""
         desired = STATUS[self.params["state"]]
         if cert.get("status") == desired:
-            return
+            return False
         if cert.get("status") == "REVOKED":
             self.module.fail_json(msg=f"state: certificate {cert['certificate_id']} is REVOKED; its status cannot change (use state=absent)")
-        self.changed = True
         if not self.check:
             self.client.update_certificate(certificateId=cert["certificate_id"], newStatus=desired, aws_retry=True)
         cert["status"] = desired
+        return True
 
     def set_attachments(self, cert, things, policies):
+        """(changed, things, policies after): the thing and the policies attached (extra policies detached with
+        ``purge_policies``)."""
         thing = self.params["thing"]
         arn = cert.get("certificate_arn")
+        changed = False
         if thing and thing not in things:
-            self.changed = True
+            changed = True
             if not self.check:
                 self.client.attach_thing_principal(thingName=thing, principal=arn, aws_retry=True)
             things = sorted([*things, thing])
         wanted = self.params["policies"]
         if wanted is not None:
             for policy in sorted(set(wanted) - set(policies)):
-                self.changed = True
+                changed = True
                 if not self.check:
                     self.client.attach_policy(policyName=policy, target=arn, aws_retry=True)
             if self.params["purge_policies"]:
                 for policy in sorted(set(policies) - set(wanted)):
-                    self.changed = True
+                    changed = True
                     if not self.check:
                         self.client.detach_policy(policyName=policy, target=arn, aws_retry=True)
                 policies = sorted(set(wanted))
             else:
                 policies = sorted(set(policies) | set(wanted))
-        return things, policies
+        return changed, things, policies
 
     # ---- the task ----
 
     def run(self):
+        """(changed, before, after) of the task."""
         self.check_targets()
         current = self.find()
         things, policies = self.attachments(current)
         before = _shown(current, things, policies)
         if self.params["state"] == "absent":
-            if current is not None:
-                self.changed = iot_pki.deactivate_and_delete(self.client, current["certificate_id"], current["certificate_arn"], things, self.check)
+            changed = current is not None and iot_pki.deactivate_and_delete(
+                self.client, current["certificate_id"], current["certificate_arn"], things, self.check
+            )
             self.result["certificate"] = {}
-            return before, {}
+            return changed, before, {}
         if current is None:
             cert = self.create()
+            changed = True
             things, policies = self.attachments(cert)
         else:
             cert = current
             if self.source == "csr" and self.params["issuer"] == "own_ca":
                 self.result["ca_certificate_id"] = cert.get("ca_certificate_id")
-            self.set_status(cert)
-        things, policies = self.set_attachments(cert, things, policies)
+            changed = self.set_status(cert)
+        attached, things, policies = self.set_attachments(cert, things, policies)
         self.result["certificate"] = public_view(cert, things, policies)
-        return before, _shown(cert, things, policies)
+        return changed or attached, before, _shown(cert, things, policies)
 
 
 def _shown(cert, things, policies):
@@ -496,14 +487,12 @@ def main():
     certificates = Certificates(module, iot_client(module))
     certificates.validate()
     try:
-        before, after = certificates.run()
+        changed, before, after = IoTErrorHandler.task_error_handler("managing the IoT certificate")(certificates.run)()
     except iot_pki.PkiError as error:
         module.fail_json(msg=certificates._path_message(str(error)))
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="managing the IoT certificate failed")
-    result = dict(certificates.result, changed=certificates.changed)
+    except IoTError as error:
+        module.fail_json_aws_error(error)
+    result = dict(certificates.result, changed=changed)
     if module._diff:
         result["diff"] = {"before": before, "after": after}
     module.exit_json(**result)

@@ -137,17 +137,11 @@ missing_certificate_ids:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import fail_aws, iot_client, paginate
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import IoTError, IoTErrorHandler, iot_client, paginate
 
 DAY = 86400
 FIELDS = (
@@ -193,6 +187,7 @@ def keep(module, cert, now):
     return True
 
 
+@IoTErrorHandler.task_error_handler("listing IoT certificates")
 def gather(module, client):
     now = time.time()
     certificates, missing = [], []
@@ -235,10 +230,8 @@ def main():
     client = iot_client(module)
     try:
         certificates, missing = gather(module, client)
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="listing IoT certificates failed")
+    except IoTError as error:
+        module.fail_json_aws_error(error)
     result = {"changed": False, "certificates": certificates}
     if module.params["certificate_ids"]:
         result["missing_certificate_ids"] = missing

@@ -130,6 +130,21 @@ options:
       - Threads that work on devices at the same time.
     type: int
     default: 8
+  max_failed:
+    description:
+      - The run's failures exceed the threshold (RV(verdict.over_threshold)) when more devices than this failed and,
+        when O(max_failed_percent) is set, more than that percentage of the devices worked on. Pending devices are not
+        failures. The module reports the verdict and does not fail on it, so that the caller can record the run first
+        (the P(smartcity.iot_analytics.certificate_rotation#role) role writes its report, then fails on it).
+    type: int
+    default: 0
+    version_added: 0.4.0
+  max_failed_percent:
+    description:
+      - With O(max_failed), the percentage (0 to 100) of the devices worked on (all but C(not_due) and C(deferred))
+        that the failed devices must also exceed; unset, O(max_failed) alone decides.
+    type: float
+    version_added: 0.4.0
 notes:
   - "Check mode reports which devices would start a rotation (C(would_start)) and which are in progress, and writes
     nothing."
@@ -163,9 +178,18 @@ EXAMPLES = r"""
     batch: 500
   register: rotation
 
-- name: Fail when more than 1 % failed
+- name: Fail when more than 2 devices and more than 1 % of those worked on failed
+  smartcity.iot_analytics.iot_certificate_rotation:
+    thing_type: city-prod-sensor
+    policy_name: city-prod-device
+    max_failed: 2
+    max_failed_percent: 1
+  register: rotation
+
+- name: Stop here when the failures exceed the threshold
   ansible.builtin.assert:
-    that: rotation.summary.failed <= (rotation.devices | length) * 0.01
+    that: not rotation.verdict.over_threshold
+    fail_msg: "{{ rotation.verdict.failed }} devices failed, over the threshold ({{ rotation.verdict.threshold }}): {{ rotation.verdict.failed_devices }}"
 """
 
 RETURN = r"""
@@ -228,20 +252,52 @@ metrics:
     devices_per_minute:
       description: Rotations finished (rotated or in_grace) per minute, over RV(metrics.finished_seconds).
       type: float
+verdict:
+  description: The run's failures weighed against O(max_failed) and O(max_failed_percent).
+  returned: always
+  type: dict
+  version_added: 0.4.0
+  contains:
+    failed:
+      description: Devices whose status is C(failed).
+      type: int
+      sample: 3
+    worked_on:
+      description: Devices the run worked on (every status but C(not_due) and C(deferred)).
+      type: int
+      sample: 120
+    failed_percent:
+      description: RV(verdict.failed) as a percentage of RV(verdict.worked_on), rounded to 2 decimals (0.0 when none were worked on).
+      type: float
+      sample: 2.5
+    max_failed:
+      description: O(max_failed).
+      type: int
+      sample: 0
+    max_failed_percent:
+      description: O(max_failed_percent) (none when unset).
+      type: float
+    over_threshold:
+      description: Whether the failures exceed the threshold; a caller that stops on it needs this one field.
+      type: bool
+      sample: true
+    threshold:
+      description: The threshold in words, for messages.
+      type: str
+      sample: more than 0 failed device(s)
+    failed_devices:
+      description: The names of the failed things, in the order of RV(devices) (their reasons are in RV(devices)).
+      type: list
+      elements: str
+      sample: ["rot-z002-s0001"]
 """
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import fail_aws, iot_client
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import IoTError, IoTErrorHandler, iot_client
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import TokenBucket, rate_limited
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_rotation import FleetRotation, Shadow, summarize
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_rotation import FleetRotation, Shadow, summarize, verdict
 
 
 def data_client(module, control):
@@ -258,7 +314,7 @@ def validate(module):
     for field in ("batch", "workers", "certificate_validity_days", "wait_timeout"):
         if p[field] is not None and p[field] < (0 if field == "wait_timeout" else 1):
             problems.append(f"{field}: must be >= {0 if field == 'wait_timeout' else 1}")
-    for field in ("expires_within_days", "grace_period_hours"):
+    for field in ("expires_within_days", "grace_period_hours", "max_failed"):
         if p[field] < 0:
             problems.append(f"{field}: must be >= 0")
     if p["max_age_days"] is not None and p["max_age_days"] < 1:
@@ -268,6 +324,8 @@ def validate(module):
             problems.append(f"{field}: must be > 0 requests per second")
     if p["poll_interval"] <= 0:
         problems.append("poll_interval: must be > 0 seconds")
+    if p["max_failed_percent"] is not None and not 0 <= p["max_failed_percent"] <= 100:
+        problems.append("max_failed_percent: must be between 0 and 100")
     if problems:
         module.fail_json(msg="; ".join(problems))
 
@@ -293,6 +351,8 @@ def main():
             rate_limit=dict(type="float", default=8),
             shadow_rate_limit=dict(type="float", default=50),
             workers=dict(type="int", default=8),
+            max_failed=dict(type="int", default=0),
+            max_failed_percent=dict(type="float"),
         ),
         required_one_of=[("thing_type", "things")],
         required_if=[("issuer", "own_ca", ("ca_certificate_path", "ca_private_key_path"))],
@@ -304,13 +364,12 @@ def main():
     shadow_bucket = TokenBucket(module.params["shadow_rate_limit"])
     try:
         control = rate_limited(iot_client(module), bucket)
-        shadow = Shadow(rate_limited(data_client(module, control), shadow_bucket), module.params["shadow_name"])
+        data = IoTErrorHandler.common_error_handler("find the IoT data endpoint")(data_client)(module, control)
+        shadow = Shadow(rate_limited(data, shadow_bucket), module.params["shadow_name"])
         rotation = FleetRotation(control, shadow, module.params, check_mode=module.check_mode)
-        results = rotation.run()
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="certificate rotation stopped")
+        results = IoTErrorHandler.task_error_handler("certificate rotation")(rotation.run)()
+    except IoTError as error:
+        module.fail_json_aws_error(error)
     except OSError as error:
         module.fail_json(msg=f"issuer own_ca: cannot read {error.filename}: {error.strerror}")
     seconds = round(time.monotonic() - started, 2)
@@ -320,6 +379,7 @@ def main():
         changed=rotation.changed,
         devices=results,
         summary=summary,
+        verdict=verdict(results, module.params["max_failed"], module.params["max_failed_percent"]),
         metrics={
             "requests": bucket.acquired,
             "shadow_requests": shadow_bucket.acquired,

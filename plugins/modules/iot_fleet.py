@@ -186,15 +186,9 @@ metrics:
 import os
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils import iot_pki
-from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import error_code, fail_aws, iot_client, missing_ok, thing_name_error
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import IoTError, IoTErrorHandler, iot_client, missing_ok, thing_name_error
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_bulk import TokenBucket, rate_limited, run_each, summarize
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot_rotation import cert_attributes
 
@@ -208,7 +202,9 @@ class Enrollment:
         self.ca_cert_pem = None
         self.ca_key_pem = None
 
+    @IoTErrorHandler.task_error_handler("preparing the enrollment (CA, policy, thing type)")
     def prepare(self):
+        """Whether the CA was registered or activated, or the thing type created, before the devices."""
         changed = False
         if self.p["state"] == "present" and self.p["issuer"] == "own_ca":
             self.ca_cert_pem, self.ca_key_pem = iot_pki.read_ca_files(self.p["ca_certificate_path"], self.p["ca_private_key_path"])
@@ -216,11 +212,7 @@ class Enrollment:
                 _ca_id, changed = iot_pki.ensure_ca_registered(self.iot, self.ca_cert_pem, self.ca_key_pem)
         if self.p["state"] == "present":
             self.iot.get_policy(policyName=self.p["policy_name"], aws_retry=True)
-            try:
-                self.iot.describe_thing_type(thingTypeName=self.p["thing_type"], aws_retry=True)
-            except botocore.exceptions.ClientError as error:
-                if error_code(error) != "ResourceNotFoundException":
-                    raise
+            if missing_ok(self.iot.describe_thing_type, thingTypeName=self.p["thing_type"], aws_retry=True) is None:
                 changed = True
                 if not self.check_mode:
                     self.iot.create_thing_type(
@@ -400,10 +392,8 @@ def main():
         changed = enrollment.prepare()
         work = enrollment.enroll if module.params["state"] == "present" else enrollment.remove
         results = run_each(module.params["devices"], work, module.params["workers"])
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="enrollment stopped")
+    except IoTError as error:
+        module.fail_json_aws_error(error)
     except OSError as error:
         module.fail_json(msg=f"cannot read {error.filename}: {error.strerror}")
     for device, result in zip(module.params["devices"], results):

@@ -120,20 +120,14 @@ policy:
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import (
+    IoTError,
     IoTErrorHandler,
     canonical_json,
-    error_code,
-    fail_aws,
     iot_client,
+    missing_ok,
     paginate,
     parse_policy_document,
 )
@@ -175,7 +169,6 @@ class Policies:
         self.client = client
         self.name = module.params["name"]
         self.check = module.check_mode
-        self.changed = False
 
     # ---- reading ----
 
@@ -234,11 +227,7 @@ class Policies:
 
     @IoTErrorHandler.common_error_handler("detach the policy from a target")
     def _detach(self, target):
-        try:
-            self.client.detach_policy(policyName=self.name, target=target, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
+        missing_ok(self.client.detach_policy, policyName=self.name, target=target, aws_retry=True)
 
     @IoTErrorHandler.deletion_error_handler("delete the policy")
     def _delete(self):
@@ -252,10 +241,10 @@ class Policies:
     # ---- the two states ----
 
     def present(self, document):
+        """(changed, before, after): the policy with ``document`` as its default version."""
         current = self.read()
         if current is not None and canonical_json(current["policy_document"]) == canonical_json(document):
-            return current, current
-        self.changed = True
+            return False, current, current
         if self.check:
             versions = list(current["versions"]) if current else []
             if len(versions) >= MAX_VERSIONS:
@@ -269,26 +258,26 @@ class Policies:
                 "policy_document": document,
                 "versions": versions,
             }
-            return current, wanted
+            return True, current, wanted
         if current is None:
             self._create(document)
         else:
             if len(current["versions"]) >= MAX_VERSIONS:
                 self._delete_version(self.oldest_non_default(current["versions"])["version_id"])
             self._create_version(document)
-        return current, self.read()
+        return True, current, self.read()
 
     def oldest_non_default(self, versions):
         for version in sorted(versions, key=version_order):
             if not version["is_default_version"]:
                 return version
-        raise AnsibleAWSError(message=f"the policy {self.name!r} has {len(versions)} versions and none of them is not the default")
+        raise IoTError(message=f"the policy {self.name!r} has {len(versions)} versions and none of them is not the default")
 
     def absent(self):
+        """(changed, before, after): the policy detached from its targets and deleted with its versions."""
         current = self.read()
         if current is None:
-            return None, None
-        self.changed = True
+            return False, None, None
         if not self.check:
             for target in self._targets():
                 self._detach(target)
@@ -296,7 +285,7 @@ class Policies:
                 if not version["is_default_version"]:
                     self._delete_version(version["version_id"])
             self._delete()
-        return current, None
+        return True, current, None
 
 
 def diff_view(policy):
@@ -316,16 +305,14 @@ def main():
     )
     document = validate(module)
     policies = Policies(module, iot_client(module))
+    converge = IoTErrorHandler.task_error_handler(f"managing the IoT policy {module.params['name']!r}")(
+        lambda: policies.present(document) if module.params["state"] == "present" else policies.absent()
+    )
     try:
-        if module.params["state"] == "present":
-            before, after = policies.present(document)
-        else:
-            before, after = policies.absent()
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"managing the IoT policy {module.params['name']!r} failed")
-    result = {"changed": policies.changed, "policy": after or {}}
+        changed, before, after = converge()
+    except IoTError as error:
+        module.fail_json_aws_error(error)
+    result = {"changed": changed, "policy": after or {}}
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
     module.exit_json(**result)

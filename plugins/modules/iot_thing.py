@@ -170,12 +170,7 @@ thing:
       sample: ["arn:aws:iot:eu-west-1:123456789012:cert/4f0ba7..."]
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import (
@@ -183,9 +178,8 @@ from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import
     IoTErrorHandler,
     attribute_errors,
     attribute_limit,
-    error_code,
-    fail_aws,
     iot_client,
+    missing_ok,
     paginate,
     thing_name_error,
     thing_principals,
@@ -232,7 +226,6 @@ class Things:
         self.params = module.params
         self.name = module.params["name"]
         self.check = module.check_mode
-        self.changed = False
 
     # ---- reading ----
 
@@ -242,11 +235,8 @@ class Things:
 
     @IoTErrorHandler.common_error_handler("list the thing's groups and principals")
     def _memberships(self):
-        try:
-            groups = paginate(self.client, "list_thing_groups_for_thing", "thingGroups", thingName=self.name)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
+        groups = missing_ok(paginate, self.client, "list_thing_groups_for_thing", "thingGroups", thingName=self.name)
+        if groups is None:
             return None
         principals = thing_principals(self.client, self.name)
         if principals is None:
@@ -352,9 +342,8 @@ class Things:
     def _create_thing_group(self, name):
         try:
             self.client.create_thing_group(thingGroupName=name, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) != "ResourceAlreadyExistsException":
-                raise
+        except is_boto3_error_code("ResourceAlreadyExistsException"):
+            pass  # made by another task since it was described
 
     @IoTErrorHandler.common_error_handler("create the thing")
     def _create_thing(self, thing_type, attributes):
@@ -381,10 +370,8 @@ class Things:
                 params["removeThingType"] = True
         try:
             self.client.update_thing(**params, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) == "VersionConflictException":
-                return False
-            raise
+        except is_boto3_error_code("VersionConflictException"):
+            return False
         return True
 
     @IoTErrorHandler.common_error_handler("change the thing's group membership")
@@ -396,11 +383,7 @@ class Things:
 
     @IoTErrorHandler.common_error_handler("detach a principal from the thing")
     def _detach(self, principal):
-        try:
-            self.client.detach_thing_principal(thingName=self.name, principal=principal, aws_retry=True)
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
+        missing_ok(self.client.detach_thing_principal, thingName=self.name, principal=principal, aws_retry=True)
 
     @IoTErrorHandler.deletion_error_handler("delete the thing")
     def _delete(self):
@@ -414,6 +397,7 @@ class Things:
     # ---- the two states ----
 
     def present(self):
+        """(changed, before, after): the thing as wanted, created or updated (in check mode: as it would be)."""
         attempts = 0
         while True:
             attempts += 1
@@ -434,10 +418,9 @@ class Things:
             thing_changes = current is None or (current["thing_type_name"], current["attributes"]) != (thing_type, attributes)
             group_changes = (current["thing_groups"] if current else []) != groups
             if not thing_changes and not group_changes:
-                return current, current
-            self.changed = True
+                return False, current, current
             if self.check:
-                return current, wanted
+                return True, current, wanted
             if create_type:
                 self._create_thing_type(create_type)
             for group in create_groups:
@@ -458,18 +441,18 @@ class Things:
         after = self.read()
         if after is None:
             raise IoTError(message=f"the thing {self.name!r} was deleted while it was being changed")
-        return current, after
+        return True, current, after
 
     def absent(self):
+        """(changed, before, after): the thing and its principal attachments gone."""
         current = self.read()
         if current is None:
-            return None, None
-        self.changed = True
+            return False, None, None
         if not self.check:
             for principal in current["principals"]:
                 self._detach(principal)
             self._delete()
-        return current, None
+        return True, current, None
 
 
 def main():
@@ -490,15 +473,11 @@ def main():
     validate(module)
     things = Things(module, iot_client(module))
     try:
-        if module.params["state"] == "present":
-            before, after = things.present()
-        else:
-            before, after = things.absent()
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg=f"managing the IoT thing {module.params['name']!r} failed")
-    result = {"changed": things.changed, "thing": after or {}}
+        converge = things.present if module.params["state"] == "present" else things.absent
+        changed, before, after = IoTErrorHandler.task_error_handler(f"managing the IoT thing {module.params['name']!r}")(converge)()
+    except IoTError as error:
+        module.fail_json_aws_error(error)
+    result = {"changed": changed, "thing": after or {}}
     if module._diff:
         result["diff"] = {"before": before or {}, "after": after or {}}
     module.exit_json(**result)

@@ -115,17 +115,11 @@ things:
       returned: when O(include_principals=true)
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.iot import (
+    IoTError,
     IoTErrorHandler,
     certificate_id_from_arn,
-    fail_aws,
     iot_client,
     paginate,
     thing_name_error,
@@ -167,6 +161,7 @@ class ThingInfo:
     def _principals(self, name):
         return thing_principals(self.client, name)
 
+    @IoTErrorHandler.task_error_handler("listing the IoT things")
     def things(self):
         if self.params["names"] is not None:
             found = [self._describe(name) for name in dict.fromkeys(self.params["names"])]
@@ -204,10 +199,8 @@ def main():
     info = ThingInfo(module, iot_client(module))
     try:
         things = info.things()
-    except AnsibleAWSError as error:
-        fail_aws(module, error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="listing the IoT things failed")
+    except IoTError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(changed=False, things=things)
 
 
