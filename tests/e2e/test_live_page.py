@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 sys.path.insert(0, str(ROOT / "files" / "lambda"))
 
 from iot_dataplane.local_aws.gate import Enroller
-from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.local_aws.local_ca import LocalCA
 
 REGION = "us-east-1"
 DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"

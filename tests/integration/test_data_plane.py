@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 from iot_dataplane.devices.simulator import Congestion, MqttTransport, Scenario, Simulator
 from iot_dataplane.local_aws.broker import render_acl, render_config, socket_path, write_if_changed
 from iot_dataplane.local_aws.gate import Enroller
-from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.local_aws.local_ca import LocalCA
 from iot_dataplane.probes.smoke import drain, zone_totals
 
 DATAPLANE = ROOT / "files" / "dataplane" / "dataplane.py"

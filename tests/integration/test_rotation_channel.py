@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "files" / "dataplane"))
 
 from iot_dataplane.devices.rotation_agent import DeviceStore, RotationOptions
 from iot_dataplane.devices.simulator import MqttTransport, Scenario, Simulator, certificate_label
-from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.local_aws.local_ca import LocalCA
 
 SHADOW = "cert-rotation"
 

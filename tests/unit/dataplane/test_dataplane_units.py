@@ -35,7 +35,7 @@ from iot_dataplane.devices.simulator import (
 )
 from iot_dataplane.local_aws.bridge import partition_key
 from iot_dataplane.local_aws.broker import render_acl, render_config, socket_address, socket_path
-from iot_dataplane.local_aws.pki import LocalCA, PkiError
+from iot_dataplane.local_aws.local_ca import LocalCA, PkiError
 from iot_dataplane.local_aws.poller import (
     Checkpoints,
     FunctionConfig,

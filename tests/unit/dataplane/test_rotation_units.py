@@ -29,7 +29,7 @@ from iot_dataplane import cli
 from iot_dataplane.devices.rotation_agent import GARBAGE_CSR, DeviceStore, RotationAgent, RotationOptions, make_csr
 from iot_dataplane.devices.simulator import CONTROL, MqttTransport, SwitchError
 from iot_dataplane.local_aws.crlsync import CrlSync, mosquitto_pid
-from iot_dataplane.local_aws.pki import LocalCA
+from iot_dataplane.local_aws.local_ca import LocalCA
 from iot_dataplane.local_aws.shadow import ShadowRequest, delta_document, parse_request, prune, serve
 
 SHADOW = "$aws/things/dev-1/shadow/name/cert-rotation"

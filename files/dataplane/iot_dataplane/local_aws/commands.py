@@ -15,7 +15,7 @@ from .bridge import Bridge
 from .crlsync import CrlSync
 from .gate import Enroller, Gate, Registry
 from .liveview import LiveView, load_geometry, serve
-from .pki import LocalCA, PkiError
+from .local_ca import LocalCA, PkiError
 from .poller import Checkpoints, FunctionConfig, FunctionError, Mapping, Poller, Sandbox, checkpoint_dir, keep_base64_data
 from .runtime import Beacon
 

@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..shared import LOG
-from .pki import LocalCA
+from .local_ca import LocalCA
 from .runtime import error_code, write_json
 
 ACTIVE = "ACTIVE"

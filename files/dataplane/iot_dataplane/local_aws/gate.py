@@ -53,7 +53,7 @@ from ..shared import LOG
 from ..topics import ROTATION_SHADOW
 from .broker import socket_address
 from .crlsync import ACTIVE, CertificateIndex
-from .pki import LocalCA
+from .local_ca import LocalCA
 from .runtime import Beacon, error_code
 
 MAX_PACKET = 1_048_576 + 5  # the broker's max_packet_size, plus the fixed header
