@@ -19,12 +19,16 @@ from ports import PortInUse, in_use_message, reserve_port, reserve_ports, start_
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
+# The launcher's directory holds the package of its moto fixes, moto_compat (tests/unit/moto_compat test it).
+MOTO_COMPAT_DIR = LAUNCHER.parent
 COLLECTIONS = ROOT / ".collections"
 VENV_BIN = Path(sys.executable).parent
 
 # scripts/setup links this checkout as .collections/ansible_collections/smartcity/iot_analytics.
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
+if str(MOTO_COMPAT_DIR) not in sys.path:
+    sys.path.append(str(MOTO_COMPAT_DIR))
 
 
 def time_factor() -> float:
@@ -197,3 +201,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return nodeid if path in SPREAD else path
 
     return FilesInOrder(config, log)
+
+
+@pytest.fixture(scope="module")
+def cfn(tmp_path_factory):
+    """A CloudFormation client of the launcher itself, as the local_endpoint role runs it, on a free loopback port: one
+    endpoint per test module (tests/unit/moto_compat)."""
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    with local_endpoint(tmp_path_factory.mktemp("compat")) as url:
+        yield boto3.client("cloudformation", region_name="us-east-1", endpoint_url=url,
+                           aws_access_key_id="x", aws_secret_access_key="x")
+
+
+@pytest.fixture(scope="session")
+def moto_compat_applied() -> None:
+    """The launcher's fixes applied to moto in this process too, for tests that run moto in-process (mock_aws)."""
+    import moto_compat  # pylint: disable=import-outside-toplevel
+
+    moto_compat.apply()

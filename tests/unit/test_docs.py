@@ -4,13 +4,13 @@ against what they describe."""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
+import moto_compat
 import pytest
 import yaml
 
@@ -20,7 +20,6 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 PAGES = [README, *sorted(DOCS.glob("*.md"))]
 TEMPLATE = yaml.safe_load((ROOT / "files" / "iot-analytics-system.yaml").read_text())
-LAUNCHER = ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py"
 COLLECTION = "smartcity.iot_analytics"
 README_MAX_LINES = 250
 # The directory beside the collection that held the project's design notes: outside the collection and the tarball.
@@ -156,10 +155,24 @@ def numbered(text: str) -> list[int]:
 
 
 def test_every_launcher_fix_is_listed_on_the_local_endpoint_page() -> None:
-    fixes = numbered(ast.get_docstring(ast.parse(LAUNCHER.read_text())) or "")
-    assert fixes == list(range(1, len(fixes) + 1)) and len(fixes) >= 25, "the launcher's docstring numbers its fixes"
+    fixes = sorted(moto_compat.FIXES)
+    assert fixes == list(range(1, len(fixes) + 1)) and len(fixes) >= 25, "the package moto_compat numbers its fixes"
     listed = numbered(FENCE.sub("", (DOCS / "local-endpoint.md").read_text()))
-    assert listed == fixes, "docs/local-endpoint.md lists each numbered fix of moto_server_compat.py, in order"
+    assert listed == fixes, "docs/local-endpoint.md lists each numbered fix of the package moto_compat, in order"
+
+
+def test_the_local_endpoint_page_says_where_each_fix_lives() -> None:
+    """The layout table of docs/local-endpoint.md: each service module of moto_compat with the numbers of its fixes."""
+    rows = {}
+    for row in table_rows(DOCS / "local-endpoint.md", "Layout"):
+        cells = row.split("|")
+        name = re.findall(r"`([^`]+)`", cells[1])[0]
+        if name.startswith("moto_compat/") and name.endswith(".py") and name.count("/") == 1:
+            rows[name.removeprefix("moto_compat/").removesuffix(".py")] = [int(n) for n in re.findall(r"\b\d+\b", cells[2])]
+    modules = {}
+    for number, fix in moto_compat.FIXES.items():
+        modules.setdefault(fix.module.removeprefix("moto_compat."), []).append(number)
+    assert {name: numbers for name, numbers in rows.items() if name in modules or numbers} == {k: sorted(v) for k, v in modules.items()}
 
 
 MODULES_PAGE = DOCS / "modules-and-roles.md"

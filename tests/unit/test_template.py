@@ -4,7 +4,6 @@ and the stream processor rely on, and the parts the local endpoint cannot show (
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from moto_compat import cloudformation as compat  # the local endpoint's parameter validation (fix 4)
 
 from conftest import ROOT
 
@@ -20,9 +20,6 @@ TEMPLATE_PATH = ROOT / "files" / "iot-analytics-system.yaml"
 TEMPLATE: dict[str, Any] = yaml.safe_load(TEMPLATE_PATH.read_text())
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 
-_spec = importlib.util.spec_from_file_location("moto_server_compat", ROOT / "roles" / "local_endpoint" / "files" / "moto_server_compat.py")
-compat = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(compat)
 
 # The only policy statements that may grant on Resource "*", each for the reason AWS gives no narrower form.
 ALLOW_STAR_RESOURCE = {
