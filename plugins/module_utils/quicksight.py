@@ -5,7 +5,8 @@
 messages that say what to enable, permissions (principals, action sets, grant/revoke), tags, comparison and waiting.
 
 amazon.aws has no QuickSight modules; these follow its habits (``AnsibleAWSModule``, ``AWSRetry.jittered_backoff``,
-``aws_retry=True``, ``compare_aws_tags``) and name the step that failed in every error message.
+``aws_retry=True``, ``compare_aws_tags``, an ``AWSErrorHandler`` that knows the service's "not found") and name the
+step that failed in every error message (``QuickSightErrorHandler``: "<what was being done> failed: ...").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import time
 
 try:
@@ -28,6 +30,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.errors import ErrorHandler, error_code, error_message
 
 # QuickSight errors worth retrying besides the standard throttling codes: another update of the same resource is
 # still running (ConcurrentUpdatingException), and the service's own transient failures.
@@ -152,26 +155,10 @@ def account_info(module):
     return get_aws_account_info(module)
 
 
-def error_code(error):
-    if isinstance(error, botocore.exceptions.ClientError):
-        return error.response.get("Error", {}).get("Code", "")
-    error = getattr(error, "exception", None)
-    if isinstance(error, botocore.exceptions.ClientError):
-        return error.response.get("Error", {}).get("Code", "")
-    return ""
-
-
 def account_problem(message):
     """Whether an error message (lower case) says that the account has no QuickSight (AWS answers an unsubscribed
     account with ResourceNotFoundException, the code of a missing resource)."""
     return any(words in message for words in ("signed up", "subscri", "directory information"))
-
-
-def error_message(error):
-    exception = error if isinstance(error, botocore.exceptions.ClientError) else getattr(error, "exception", None)
-    if isinstance(exception, botocore.exceptions.ClientError):
-        return exception.response.get("Error", {}).get("Message", "")
-    return ""
 
 
 def is_missing(error):
@@ -185,9 +172,7 @@ def missing_ok(call, **kwargs):
     that is not signed up answers ResourceNotFoundException too: that one is raised)."""
     try:
         return call(aws_retry=True, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        if not is_missing(error):
-            raise
+    except QuickSightErrorHandler._is_missing():  # pylint: disable=protected-access  # the handler's one "not found"
         return None
 
 
@@ -203,16 +188,33 @@ def explain(error, what):
     return f"{what} failed" + (f" ({code}: {message})" if code else "")
 
 
-def fail_aws(module, error, what):
-    """``main()``'s one error path: ClientError, BotoCoreError or AnsibleAWSError become fail_json_aws with a message
-    from ``explain``."""
-    exception = error if isinstance(error, (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)) else getattr(error, "exception", None)
-    text = explain(error, what)
-    if isinstance(error, AnsibleAWSError) and exception is None:
-        module.fail_json(msg=f"{what} failed: {error.message}")
-    if exception is not None:
-        module.fail_json_aws(exception, msg=text)
-    module.fail_json(msg=text)
+class _NeverRaised(Exception):
+    pass
+
+
+class QuickSightErrorHandler(ErrorHandler):
+    """QuickSight's "not found" is ResourceNotFoundException, unless it says that the account is not subscribed; its
+    messages say what was being done and, for what a user can mend, what to enable where (``explain``)."""
+
+    _CUSTOM_EXCEPTION = QuickSightError
+
+    @classmethod
+    def _is_missing(cls):
+        return botocore.exceptions.ClientError if is_missing(sys.exc_info()[1]) else _NeverRaised
+
+    @classmethod
+    def failure_message(cls, description, error):
+        return explain(error, description)
+
+    @classmethod
+    def task_failure_message(cls, doing, error):
+        return explain(error, doing)
+
+
+def failed_step(description, error):
+    """A QuickSightError of ours without an AWS error (a wait that ended badly or timed out) as the failure of
+    ``description``: "<description> failed: <its message>"."""
+    return QuickSightError(message=f"{description} failed: {error.message}")
 
 
 def resource_id_error(field, value):
@@ -441,8 +443,9 @@ def wait_for_status(describe, status_of, timeout, what, success, failure, sleep=
 
 class QuickSightResource:
     """What the managers of quicksight_data_source, quicksight_data_set and quicksight_dashboard share: the module,
-    client, account and check mode, whether the task changed something, and the permission and tag steps (which say
-    so). ``RESOURCE_TYPE`` is the resource's key of ACTION_SETS."""
+    client, account and check mode, one API call under the error handler (``call``, its description from
+    ``description``), and the permission and tag steps, which return whether they changed something. ``RESOURCE_TYPE``
+    is the resource's key of ACTION_SETS."""
 
     RESOURCE_TYPE = ""
 
@@ -453,7 +456,15 @@ class QuickSightResource:
         self.account_id = account_id
         self.partition = partition
         self.check = module.check_mode
-        self.changed = False
+
+    def description(self, doing):
+        """The error messages' description of ``doing`` (the resource modules add which resource)."""
+        return doing
+
+    def call(self, doing, method, missing=False, **kwargs):
+        """``method`` of the client with retries under ``QuickSightErrorHandler`` (described by ``description(doing)``);
+        with ``missing``, None when the resource does not exist."""
+        return QuickSightErrorHandler.run(self.description(doing), getattr(self.client, method), missing=missing, aws_retry=True, **kwargs)
 
     def predicted_arn(self, kind, resource_id):
         """The ARN a resource gets (``kind``: datasource, dataset, dashboard), for check mode's results."""
@@ -467,13 +478,11 @@ class QuickSightResource:
         return wanted_permissions(params["permissions"], self.RESOURCE_TYPE, self.partition, identity_region, self.account_id, params["namespace"])
 
     def sync_permissions(self, update, current, wanted, read_back=None):
-        """``sync_permissions`` with the ``purge_permissions`` option; the permissions after."""
-        changed, after = sync_permissions(update, current, wanted, self.params["purge_permissions"], self.check, read_back=read_back)
-        self.changed = self.changed or changed
-        return after
+        """``sync_permissions`` with the ``purge_permissions`` option: (changed, the permissions after)."""
+        return sync_permissions(update, current, wanted, self.params["purge_permissions"], self.check, read_back=read_back)
 
-    def sync_tags(self, arn, current_list, read_back=None):
-        """``sync_tags`` with the ``tags`` and ``purge_tags`` options; the tags after."""
-        changed, after = sync_tags(self.client, arn, current_list, self.params["tags"], self.params["purge_tags"], self.check, read_back=read_back)
-        self.changed = self.changed or changed
-        return after
+    def sync_tags(self, doing, arn, current_list, read_back=None):
+        """``sync_tags`` with the ``tags`` and ``purge_tags`` options, described by ``description(doing)``: (changed, the
+        tags after)."""
+        handler = QuickSightErrorHandler.common_error_handler(self.description(doing))
+        return handler(sync_tags)(self.client, arn, current_list, self.params["tags"], self.params["purge_tags"], self.check, read_back=read_back)

@@ -188,11 +188,12 @@ except ImportError:
     pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.smartcity.iot_analytics.plugins.module_utils.errors import error_code
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     SUBSCRIBE_HINT,
+    QuickSightError,
+    QuickSightErrorHandler,
     account_info,
-    error_code,
-    fail_aws,
     quicksight_retry,
 )
 
@@ -359,8 +360,10 @@ def main():
     params = module.params
     if params["role_arn"] and ":role/" not in params["role_arn"]:
         module.fail_json(msg=f"role_arn: {params['role_arn']!r} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)")
-    try:
-        checks = Checks(module)
+    checks = Checks(module)
+
+    @QuickSightErrorHandler.task_error_handler("checking the QuickSight prerequisites")
+    def check_all():
         result = {"subscription": checks.subscription()}
         if params["athena_workgroup"]:
             result["workgroup"] = checks.workgroup(params["athena_workgroup"])
@@ -371,8 +374,12 @@ def main():
         if params["role_arn"]:
             result["role"] = checks.role(params["role_arn"])
         result["groups"] = checks.groups(params["groups"]) if result["subscription"]["subscribed"] else {}
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, "checking the QuickSight prerequisites")
+        return result
+
+    try:
+        result = check_all()
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(
         changed=False,
         account_id=checks.account_id,

@@ -212,20 +212,13 @@ versions_created:
 import copy
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     QuickSightError,
     QuickSightResource,
     account_info,
-    fail_aws,
+    failed_step,
     fingerprint,
-    is_missing,
     permissions_and_tags,
     permissions_dict,
     principal_arn,
@@ -387,18 +380,9 @@ class Dashboards(QuickSightResource):
         super().__init__(module, client, account_id, partition)
         self.dashboard_id = self.params["dashboard_id"]
         self.versions_created = 0
-        self.step = f"reading the QuickSight dashboard {self.dashboard_id!r}"
 
-    def call(self, step, method, missing_ok=False, **kwargs):
-        """One API call with retries; ``step`` says what it does in the error message. With ``missing_ok``, a
-        ResourceNotFoundException returns None."""
-        self.step = f"{step} (QuickSight dashboard {self.dashboard_id!r})"
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except botocore.exceptions.ClientError as error:
-            if missing_ok and is_missing(error):
-                return None
-            raise
+    def description(self, doing):
+        return f"{doing} (QuickSight dashboard {self.dashboard_id!r})"
 
     def ids(self, **extra):
         return dict(AwsAccountId=self.account_id, DashboardId=self.dashboard_id, **extra)
@@ -409,7 +393,7 @@ class Dashboards(QuickSightResource):
         summaries, token = [], None
         while True:
             request = self.ids(NextToken=token) if token else self.ids()
-            page = self.call("listing the dashboard's versions", "list_dashboard_versions", missing_ok=True, **request)
+            page = self.call("listing the dashboard's versions", "list_dashboard_versions", missing=True, **request)
             if page is None:
                 return None
             summaries.extend(page.get("DashboardVersionSummaryList", []))
@@ -419,7 +403,7 @@ class Dashboards(QuickSightResource):
 
     def read(self):
         """The dashboard as the module sees it, or None; ``published`` and ``latest`` are the raw versions."""
-        found = self.call("describing the dashboard", "describe_dashboard", missing_ok=True, **self.ids())
+        found = self.call("describing the dashboard", "describe_dashboard", missing=True, **self.ids())
         if found is None:
             return None
         dashboard = found["Dashboard"]
@@ -454,11 +438,12 @@ class Dashboards(QuickSightResource):
             what = f"version {version_number} of the QuickSight dashboard {self.dashboard_id!r}"
             return wait_for_status(describe, lambda version: version.get("Status"), timeout, what, SUCCESS, FAILURE)
         except QuickSightError as error:
-            if last.get("Status") not in FAILURE:
-                raise
-            raise QuickSightError(
-                message=f"QuickSight could not build version {version_number} ({last['Status']}): {version_errors_text(last)}"
-            ) from error
+            if error.exception is not None:
+                raise  # an AWS error of a describe call, described by it
+            reason = error
+            if last.get("Status") in FAILURE:
+                reason = QuickSightError(message=f"QuickSight could not build version {version_number} ({last['Status']}): {version_errors_text(last)}")
+            raise failed_step(self.description(f"waiting for version {version_number} to be built"), reason) from error
 
     def version_name(self, version_number):
         """The name a version carries (describe_dashboard gives the published version's unless asked for another)."""
@@ -484,27 +469,30 @@ class Dashboards(QuickSightResource):
     # ---- the two states ----
 
     def present(self, built):
+        """(changed, before, after): the dashboard with the wanted version (published with ``publish``), permissions and
+        tags."""
         params = self.params
         wanted_fp = wanted_fingerprint(built, params["theme_arn"], params["publish_options"])
         wanted = self.requested_permissions()
         current = self.read()
         if current is None:
-            return None, self.create(built, wanted_fp, wanted)
+            return True, None, self.create(built, wanted_fp, wanted)
         after = dict(current)
-        self.converge_version(current, after, built, wanted_fp)
-        self.converge_permissions(current, after, wanted)
-        self.converge_tags(current, after)
-        return current, after
+        versioned = self.converge_version(current, after, built, wanted_fp)
+        granted = self.converge_permissions(current, after, wanted)
+        tagged = self.converge_tags(current, after)
+        return versioned or granted or tagged, current, after
 
     def converge_version(self, current, after, built, wanted_fp):
         """A new version when neither the published nor the latest version has the wanted fingerprint (and name);
-        published with ``publish``."""
+        published with ``publish``. Whether it made or published one."""
         params = self.params
         name_ok = current["name"] == params["name"]  # the published version's name: QuickSight keeps a name per version
         published_ok = current["published_fingerprint"] == wanted_fp and current["published_status"] in SUCCESS
         latest_ok = current["fingerprint"] == wanted_fp and current["version_status"] in SUCCESS + IN_PROGRESS
         if name_ok and published_ok:
-            return  # the viewers already see this definition
+            return False  # the viewers already see this definition
+        changed = False
         latest_name_ok = name_ok
         if latest_ok and not name_ok and current["version_number"] != current["published_version_number"]:
             latest_name_ok = self.version_name(current["version_number"]) == params["name"]  # a staged (unpublished) rename
@@ -512,7 +500,7 @@ class Dashboards(QuickSightResource):
             if not self.check and current["version_status"] in IN_PROGRESS:  # a run that timed out left it building
                 after["version_status"] = self.wait(current["version_number"], params["wait_timeout"])["Status"]
         else:
-            self.changed = True
+            changed = True
             self.versions_created = 1
             after.update(name=params["name"], fingerprint=wanted_fp, version_number=None, version_status=None)
             if not self.check:
@@ -520,30 +508,33 @@ class Dashboards(QuickSightResource):
                 number = self.created_version(response)
                 after.update(version_number=number, version_status=self.wait(number, params["wait_timeout"])["Status"])
         if params["publish"]:
-            self.publish(after, after["version_number"], wanted_fp)
+            changed = self.publish(after, after["version_number"], wanted_fp) or changed
+        return changed
 
     def converge_permissions(self, current, after, wanted):
-        after["permissions"] = self.sync_permissions(
+        changed, after["permissions"] = self.sync_permissions(
             lambda **changes: self.call("updating the dashboard's permissions", "update_dashboard_permissions", **self.ids(**changes)),
             current["permissions"],
             wanted,
         )
+        return changed
 
     def converge_tags(self, current, after):
-        self.step = f"updating the dashboard's tags (QuickSight dashboard {self.dashboard_id!r})"
-        after["tag_list"] = tag_list(self.sync_tags(current["arn"], current["tag_list"]))
+        changed, tags = self.sync_tags("updating the dashboard's tags", current["arn"], current["tag_list"])
+        after["tag_list"] = tag_list(tags)
+        return changed
 
     def publish(self, after, version_number, wanted_fp):
+        """Whether ``version_number`` became the published version."""
         if after["published_version_number"] == version_number and version_number is not None:
-            return
-        self.changed = True
+            return False
         after.update(published_version_number=version_number, published_fingerprint=wanted_fp, published_status=after["version_status"])
         if not self.check:
             self.call(f"publishing version {version_number}", "update_dashboard_published_version", **self.ids(VersionNumber=version_number))
+        return True
 
     def create(self, built, wanted_fp, wanted):
         params = self.params
-        self.changed = True
         self.versions_created = 1
         after = {
             "arn": self.predicted_arn("dashboard", self.dashboard_id),
@@ -570,13 +561,13 @@ class Dashboards(QuickSightResource):
         return after
 
     def absent(self):
+        """(changed, before, after): the dashboard deleted."""
         current = self.read()
         if current is None:
-            return None, None
-        self.changed = True
+            return False, None, None
         if not self.check:
-            self.call("deleting the dashboard", "delete_dashboard", missing_ok=True, **self.ids())
-        return current, None
+            self.call("deleting the dashboard", "delete_dashboard", missing=True, **self.ids())
+        return True, current, None
 
 
 def result_view(dashboard):
@@ -613,17 +604,13 @@ def main():
         supports_check_mode=True,
     )
     built = validate(module)
-    dashboards = None
+    account_id, partition = account_info(module)
+    dashboards = Dashboards(module, quicksight_client(module), account_id, partition)
     try:
-        account_id, partition = account_info(module)
-        dashboards = Dashboards(module, quicksight_client(module), account_id, partition)
-        if module.params["state"] == "present":
-            before, after = dashboards.present(built)
-        else:
-            before, after = dashboards.absent()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, AnsibleAWSError) as error:
-        fail_aws(module, error, dashboards.step if dashboards else "finding the account (STS GetCallerIdentity)")
-    result = {"changed": dashboards.changed, "dashboard": result_view(after), "versions_created": dashboards.versions_created}
+        changed, before, after = dashboards.present(built) if module.params["state"] == "present" else dashboards.absent()
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
+    result = {"changed": changed, "dashboard": result_view(after), "versions_created": dashboards.versions_created}
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
     module.exit_json(**result)

@@ -162,18 +162,13 @@ dashboards:
 
 import datetime
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import camel_dict_to_snake_dict
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    QuickSightError,
+    QuickSightErrorHandler,
     account_info,
-    fail_aws,
-    is_missing,
     permissions_dict,
     quicksight_client,
     resource_id_error,
@@ -200,16 +195,18 @@ class Reader:
     def __init__(self, client, account_id):
         self.client = client
         self.account_id = account_id
-        self.step = "listing the QuickSight dashboards"
 
-    def call(self, step, method, **kwargs):
-        self.step = step
-        return getattr(self.client, method)(aws_retry=True, **kwargs)
+    def call(self, step, method, missing=False, **kwargs):
+        """One call under QuickSightErrorHandler, ``step`` saying what it does; with ``missing``, None when the
+        dashboard does not exist."""
+        return QuickSightErrorHandler.run(step, getattr(self.client, method), missing=missing, aws_retry=True, **kwargs)
 
-    def pages(self, step, method, key, **kwargs):
+    def pages(self, step, method, key, missing=False, **kwargs):
         items, token = [], None
         while True:
-            page = self.call(step, method, **kwargs, **({"NextToken": token} if token else {}))
+            page = self.call(step, method, missing=missing, **kwargs, **({"NextToken": token} if token else {}))
+            if page is None:
+                return None
             items.extend(page.get(key, []))
             token = page.get("NextToken")
             if not token:
@@ -222,13 +219,11 @@ class Reader:
     def one(self, dashboard_id, include_definition):
         ids = dict(AwsAccountId=self.account_id, DashboardId=dashboard_id)
         what = f"QuickSight dashboard {dashboard_id!r}"
-        try:
-            dashboard = self.call(f"describing the {what}", "describe_dashboard", **ids)["Dashboard"]
-            versions = self.pages(f"listing the versions of the {what}", "list_dashboard_versions", "DashboardVersionSummaryList", **ids)
-        except botocore.exceptions.ClientError as error:
-            if is_missing(error):
-                return []
-            raise
+        found = self.call(f"describing the {what}", "describe_dashboard", missing=True, **ids)
+        versions = found and self.pages(f"listing the versions of the {what}", "list_dashboard_versions", "DashboardVersionSummaryList", missing=True, **ids)
+        if versions is None:  # no such dashboard, or deleted between the two reads
+            return []
+        dashboard = found["Dashboard"]
         versions.sort(key=lambda version: version.get("VersionNumber") or 0)
         published = dashboard.get("Version") or {}
         permissions = self.call(f"describing the permissions of the {what}", "describe_dashboard_permissions", **ids).get("Permissions")
@@ -271,16 +266,15 @@ def main():
             module.fail_json(msg=problem)
     elif params["include_definition"]:
         module.fail_json(msg="include_definition: needs dashboard_id (definitions are described one dashboard at a time)")
-    reader = None
+    account_id, _partition = account_info(module)
+    reader = Reader(quicksight_client(module), account_id)
     try:
-        account_id, _partition = account_info(module)
-        reader = Reader(quicksight_client(module), account_id)
         if params["dashboard_id"] is not None:
             dashboards = reader.one(params["dashboard_id"], params["include_definition"])
         else:
             dashboards = reader.all()
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, reader.step if reader else "finding the account (STS GetCallerIdentity)")
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(changed=False, dashboards=dashboards)
 
 

@@ -389,21 +389,15 @@ import re
 import uuid
 from datetime import date, datetime, timezone
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    QuickSightError,
     QuickSightResource,
     account_info,
     differs,
-    fail_aws,
-    missing_ok,
+    failed_step,
     permissions_and_tags,
     permissions_dict,
     principal_arn,
@@ -941,40 +935,38 @@ class DataSets(QuickSightResource):
     def __init__(self, module, client, account_id, partition):
         super().__init__(module, client, account_id, partition)
         self.data_set_id = self.params["data_set_id"]
-        self.doing = "reading the data set"
         self.key = {"AwsAccountId": account_id, "DataSetId": self.data_set_id}
+
+    def description(self, doing):
+        return f"QuickSight data set {self.data_set_id!r}: {doing}"
 
     # ---- reading ----
 
     def describe(self):
-        self.doing = "reading the data set"
-        found = missing_ok(self.client.describe_data_set, **self.key)
+        found = self.call("reading the data set", "describe_data_set", missing=True, **self.key)
         return found["DataSet"] if found else None
 
     def permissions(self):
-        self.doing = "reading the data set's permissions"
-        found = missing_ok(self.client.describe_data_set_permissions, **self.key)
+        found = self.call("reading the data set's permissions", "describe_data_set_permissions", missing=True, **self.key)
         return permissions_dict((found or {}).get("Permissions"))
 
     def tag_list(self, arn):
-        self.doing = "reading the data set's tags"
-        found = missing_ok(self.client.list_tags_for_resource, ResourceArn=arn)
+        found = self.call("reading the data set's tags", "list_tags_for_resource", missing=True, ResourceArn=arn)
         return (found or {}).get("Tags", [])
 
     def refresh_properties(self):
-        self.doing = "reading the data set's refresh properties"
-        found = missing_ok(self.client.describe_data_set_refresh_properties, **self.key)
+        found = self.call("reading the data set's refresh properties", "describe_data_set_refresh_properties", missing=True, **self.key)
         properties = (found or {}).get("DataSetRefreshProperties")
         return properties if incremental_view(properties) else None
 
     def schedules(self):
-        self.doing = "listing the data set's refresh schedules"
-        found = missing_ok(self.client.list_refresh_schedules, **self.key)
+        found = self.call("listing the data set's refresh schedules", "list_refresh_schedules", missing=True, **self.key)
         return (found or {}).get("RefreshSchedules", [])
 
     # ---- the two states ----
 
     def present(self):
+        """(changed, before, after): the data set with the wanted definition, permissions, tags and refresh."""
         params = self.params
         request = build_request(params, self.account_id)
         current = self.describe()
@@ -982,6 +974,7 @@ class DataSets(QuickSightResource):
         ingestion = None
         if current is None:
             before = None
+            changed = True
             arn, ingestion = self.create(request, wanted_perms)
             perms_after = wanted_perms or {}
             tags_after = dict(params["tags"] or {})
@@ -998,43 +991,40 @@ class DataSets(QuickSightResource):
             if params["parameters"] is None and current.get("DatasetParameters"):
                 # omitted: left alone, and UpdateDataSet replaces the whole definition, so an update sends them again
                 request["DatasetParameters"] = current["DatasetParameters"]
-            if data_set_differs(request, current):
+            updated = data_set_differs(request, current)
+            if updated:
                 ingestion = self.update(request)
             else:
                 request = current  # unchanged: the result shows it as QuickSight has it
-            perms_after = self.update_permissions(current_perms, wanted_perms)
-            tags_after = self.update_tags(arn, current_tags)
-        properties, managed = self.update_refresh(properties, schedules)
+            granted, perms_after = self.update_permissions(current_perms, wanted_perms)
+            tagged, tags_after = self.update_tags(arn, current_tags)
+            changed = updated or granted or tagged
+        refreshed, properties, managed = self.update_refresh(properties, schedules)
         if ingestion and params["wait"] and not self.check:
             ingestion = self.wait(ingestion)
-        return before, data_set_view(dict(request, Arn=arn), perms_after, tags_after, managed, properties, ingestion)
+        return changed or refreshed, before, data_set_view(dict(request, Arn=arn), perms_after, tags_after, managed, properties, ingestion)
 
     def absent(self):
+        """(changed, before, after): the data set deleted."""
         current = self.describe()
         if current is None:
-            return None, None
-        self.changed = True
+            return False, None, None
         if not self.check:
-            self.doing = "deleting the data set"
-            missing_ok(self.client.delete_data_set, **self.key)
-        return data_set_view(current, None, None, None, None), None
+            self.call("deleting the data set", "delete_data_set", missing=True, **self.key)
+        return True, data_set_view(current, None, None, None, None), None
 
     # ---- changing ----
 
     def create(self, request, wanted_perms):
-        self.changed = True
         if self.check:
             return self.predicted_arn("dataset", self.data_set_id), None
-        self.doing = "creating the data set"
-        created = self.client.create_data_set(aws_retry=True, **request, **permissions_and_tags(wanted_perms, self.params["tags"]))
+        created = self.call("creating the data set", "create_data_set", **request, **permissions_and_tags(wanted_perms, self.params["tags"]))
         return created.get("Arn") or self.predicted_arn("dataset", self.data_set_id), self.started_ingestion(created)
 
     def update(self, request):
-        self.changed = True
         if self.check:
             return None
-        self.doing = "updating the data set"
-        return self.started_ingestion(self.client.update_data_set(aws_retry=True, **request))
+        return self.started_ingestion(self.call("updating the data set", "update_data_set", **request))
 
     @staticmethod
     def started_ingestion(response):
@@ -1043,13 +1033,14 @@ class DataSets(QuickSightResource):
         return ingestion_view(response.get("IngestionArn"), response["IngestionId"])
 
     def update_permissions(self, current, wanted):
+        """(changed, the permissions after)."""
         return self.sync_permissions(
-            lambda **changes: self.write("updating the data set's permissions", self.client.update_data_set_permissions, **changes), current, wanted
+            lambda **changes: self.write("updating the data set's permissions", "update_data_set_permissions", **changes), current, wanted
         )
 
     def update_tags(self, arn, current_list):
-        self.doing = "tagging the data set"
-        return self.sync_tags(arn, current_list)
+        """(changed, the tags after)."""
+        return self.sync_tags("tagging the data set", arn, current_list)
 
     def find_schedule(self, schedules):
         wanted_id = schedule_id(self.params)
@@ -1057,13 +1048,14 @@ class DataSets(QuickSightResource):
 
     def update_refresh(self, properties, schedules):
         """Refresh properties first (an incremental schedule needs them), then the schedules, and properties that go
-        last (a schedule may still use them). Returns (properties, the managed schedule) after."""
+        last (a schedule may still use them). Returns (changed, properties after, the managed schedule after)."""
         params = self.params
         option = params["incremental_refresh"]
         wanted_properties = build_refresh_properties(option)
+        changed = False
         if wanted_properties and (properties is None or differs(wanted_properties, properties)):
-            self.write("setting the data set's refresh properties", self.client.put_data_set_refresh_properties, DataSetRefreshProperties=wanted_properties)
-            properties = wanted_properties
+            self.write("setting the data set's refresh properties", "put_data_set_refresh_properties", DataSetRefreshProperties=wanted_properties)
+            properties, changed = wanted_properties, True
         managed = self.find_schedule(schedules)
         wanted_schedule = build_schedule(params)
         purge = params["purge_refresh_schedules"]
@@ -1074,43 +1066,48 @@ class DataSets(QuickSightResource):
             else:
                 drop = purge
             if drop:
-                self.write("deleting a refresh schedule", self.client.delete_refresh_schedule, ScheduleId=schedule["ScheduleId"])
+                self.write("deleting a refresh schedule", "delete_refresh_schedule", ScheduleId=schedule["ScheduleId"])
+                changed = True
                 if schedule is managed:
                     managed = None
         if wanted_schedule is not None and (managed is None or differs(wanted_schedule, managed)):
             if managed is None:
-                written = self.write("creating the refresh schedule", self.client.create_refresh_schedule, Schedule=wanted_schedule)
+                written = self.write("creating the refresh schedule", "create_refresh_schedule", Schedule=wanted_schedule)
             else:
-                written = self.write("updating the refresh schedule", self.client.update_refresh_schedule, Schedule=wanted_schedule)
+                written = self.write("updating the refresh schedule", "update_refresh_schedule", Schedule=wanted_schedule)
+            changed = True
             arn = (written or {}).get("Arn") or (managed or {}).get("Arn")
             managed = dict(wanted_schedule, Arn=arn) if arn else dict(wanted_schedule)
         if option is not None and wanted_properties is None and properties is not None:
-            self.write("removing the data set's refresh properties", self.client.delete_data_set_refresh_properties)
-            properties = None
-        return properties, managed
+            self.write("removing the data set's refresh properties", "delete_data_set_refresh_properties")
+            properties, changed = None, True
+        return changed, properties, managed
 
-    def write(self, doing, call, **kwargs):
-        """One change; its response (None in check mode)."""
-        self.changed = True
+    def write(self, doing, method, **kwargs):
+        """One change of the data set (``method`` of the client, with its key); its response (None in check mode)."""
         if self.check:
             return None
-        self.doing = doing
-        return call(aws_retry=True, **self.key, **kwargs)
+        return self.call(doing, method, **self.key, **kwargs)
 
     def wait(self, ingestion):
-        self.doing = f"waiting for the ingestion {ingestion['ingestion_id']}"
+        doing = f"waiting for the ingestion {ingestion['ingestion_id']}"
 
         def describe():
-            return self.client.describe_ingestion(aws_retry=True, IngestionId=ingestion["ingestion_id"], **self.key)["Ingestion"]
+            return self.call(doing, "describe_ingestion", IngestionId=ingestion["ingestion_id"], **self.key)["Ingestion"]
 
-        done = wait_for_status(
-            describe,
-            lambda found: found.get("IngestionStatus"),
-            self.params["wait_timeout"],
-            f"the ingestion {ingestion['ingestion_id']} of data set {self.data_set_id}",
-            success=("COMPLETED",),
-            failure=("FAILED", "CANCELLED"),
-        )
+        try:
+            done = wait_for_status(
+                describe,
+                lambda found: found.get("IngestionStatus"),
+                self.params["wait_timeout"],
+                f"the ingestion {ingestion['ingestion_id']} of data set {self.data_set_id}",
+                success=("COMPLETED",),
+                failure=("FAILED", "CANCELLED"),
+            )
+        except QuickSightError as error:
+            if error.exception is not None:
+                raise  # an AWS error of describe_ingestion, described by it
+            raise failed_step(self.description(doing), error) from error
         return ingestion_view(done.get("Arn") or ingestion["arn"], ingestion["ingestion_id"], done)
 
 
@@ -1170,18 +1167,13 @@ def main():
     errors = validate(module.params)
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors)
-    data_sets = None
+    account_id, partition = account_info(module)
+    data_sets = DataSets(module, quicksight_client(module), account_id, partition)
     try:
-        account_id, partition = account_info(module)
-        data_sets = DataSets(module, quicksight_client(module), account_id, partition)
-        if module.params["state"] == "present":
-            before, after = data_sets.present()
-        else:
-            before, after = data_sets.absent()
-    except (AnsibleAWSError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        doing = data_sets.doing if data_sets else "finding the account"
-        fail_aws(module, error, f"QuickSight data set {module.params['data_set_id']!r}: {doing}")
-    result = {"changed": data_sets.changed, "data_set": after or {}}
+        changed, before, after = data_sets.present() if module.params["state"] == "present" else data_sets.absent()
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
+    result = {"changed": changed, "data_set": after or {}}
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
     module.exit_json(**result)

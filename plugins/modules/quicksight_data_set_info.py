@@ -102,20 +102,14 @@ data_sets:
       type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+    QuickSightError,
+    QuickSightErrorHandler,
     account_info,
-    fail_aws,
     list_tags,
-    missing_ok,
     permissions_dict,
     quicksight_client,
     resource_id_error,
@@ -148,25 +142,26 @@ class Reader:
     def __init__(self, client, account_id):
         self.client = client
         self.account_id = account_id
-        self.doing = "listing the data sets"
+
+    def call(self, doing, method, missing=True, **kwargs):
+        """One call under QuickSightErrorHandler ("QuickSight: <doing> failed: ..."); a missing data set gives None."""
+        return QuickSightErrorHandler.run(f"QuickSight: {doing}", getattr(self.client, method), missing=missing, aws_retry=True, **kwargs)
 
     def one(self, data_set_id):
         key = {"AwsAccountId": self.account_id, "DataSetId": data_set_id}
-        self.doing = f"reading the data set {data_set_id!r}"
-        found = missing_ok(self.client.describe_data_set, **key)
+        found = self.call(f"reading the data set {data_set_id!r}", "describe_data_set", **key)
         if not found:
             return []
         data_set = found["DataSet"]
-        self.doing = f"reading the permissions of the data set {data_set_id!r}"
-        permissions = permissions_dict((missing_ok(self.client.describe_data_set_permissions, **key) or {}).get("Permissions"))
-        self.doing = f"reading the tags of the data set {data_set_id!r}"
-        tags = list_tags(self.client, data_set["Arn"])
+        found_permissions = self.call(f"reading the permissions of the data set {data_set_id!r}", "describe_data_set_permissions", **key) or {}
+        permissions = permissions_dict(found_permissions.get("Permissions"))
+        tags = QuickSightErrorHandler.run(f"QuickSight: reading the tags of the data set {data_set_id!r}", list_tags, self.client, data_set["Arn"])
         schedules, properties = [], None
         if data_set.get("ImportMode") == "SPICE":
-            self.doing = f"reading the refresh properties of the data set {data_set_id!r}"
-            properties = (missing_ok(self.client.describe_data_set_refresh_properties, **key) or {}).get("DataSetRefreshProperties")
-            self.doing = f"listing the refresh schedules of the data set {data_set_id!r}"
-            schedules = (missing_ok(self.client.list_refresh_schedules, **key) or {}).get("RefreshSchedules", [])
+            found_properties = self.call(f"reading the refresh properties of the data set {data_set_id!r}", "describe_data_set_refresh_properties", **key)
+            properties = (found_properties or {}).get("DataSetRefreshProperties")
+            found_schedules = self.call(f"listing the refresh schedules of the data set {data_set_id!r}", "list_refresh_schedules", **key)
+            schedules = (found_schedules or {}).get("RefreshSchedules", [])
         return [
             {
                 **summary_view(data_set),
@@ -186,10 +181,10 @@ class Reader:
         ]
 
     def all(self):
-        self.doing = "listing the data sets"
         summaries, token = [], None
         while True:
-            page = self.client.list_data_sets(aws_retry=True, AwsAccountId=self.account_id, **({"NextToken": token} if token else {}))
+            more = {"NextToken": token} if token else {}
+            page = self.call("listing the data sets", "list_data_sets", missing=False, AwsAccountId=self.account_id, **more)
             summaries.extend(page.get("DataSetSummaries", []))
             token = page.get("NextToken")
             if not token:
@@ -204,13 +199,12 @@ def main():
         problem = resource_id_error("data_set_id", data_set_id)
         if problem:
             module.fail_json(msg=problem)
-    reader = None
+    account_id = account_info(module)[0]
+    reader = Reader(quicksight_client(module), account_id)
     try:
-        account_id = account_info(module)[0]
-        reader = Reader(quicksight_client(module), account_id)
         data_sets = reader.one(data_set_id) if data_set_id is not None else reader.all()
-    except (AnsibleAWSError, botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, f"QuickSight: {reader.doing if reader else 'finding the account'}")
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(changed=False, data_sets=data_sets)
 
 

@@ -188,12 +188,6 @@ data_source:
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     ACTION_SETS,
@@ -201,8 +195,6 @@ from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight
     QuickSightResource,
     account_info,
     differs,
-    fail_aws,
-    is_missing,
     permissions_and_tags,
     permissions_dict,
     principal_arn,
@@ -285,13 +277,6 @@ class DataSources(QuickSightResource):
         super().__init__(module, client, account_id, partition)
         self.source_id = module.params["data_source_id"]
 
-    def call(self, what, method, **kwargs):
-        """One API call with retries; a failure becomes QuickSightError saying what was being done."""
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise QuickSightError(message=what, exception=error) from error
-
     @property
     def ids(self):
         return {"AwsAccountId": self.account_id, "DataSourceId": self.source_id}
@@ -300,12 +285,8 @@ class DataSources(QuickSightResource):
 
     def describe(self):
         """The DataSource, or None when there is none."""
-        try:
-            return self.client.describe_data_source(aws_retry=True, **self.ids)["DataSource"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            if is_missing(error):
-                return None
-            raise QuickSightError(message=f"Describing the data source {self.source_id!r}", exception=error) from error
+        found = self.call(f"Describing the data source {self.source_id!r}", "describe_data_source", missing=True, **self.ids)
+        return found["DataSource"] if found else None
 
     def tags_of(self, arn):
         return self.call(f"Listing the tags of the data source {self.source_id!r}", "list_tags_for_resource", ResourceArn=arn).get("Tags", [])
@@ -345,6 +326,7 @@ class DataSources(QuickSightResource):
     # ---- the two states ----
 
     def present(self):
+        """(changed, before, after): the Athena data source with the wanted settings, permissions and tags."""
         source = self.describe()
         if source is not None and source.get("Type") != TYPE:
             raise QuickSightError(
@@ -355,20 +337,19 @@ class DataSources(QuickSightResource):
             source = self.wait(f"The data source {self.source_id!r} (changed elsewhere)", SETTLED, ())
         wanted_perms = self.requested_permissions()
         if source is None:
-            return None, self.create(wanted_perms, self.params["tags"])
+            return True, None, self.create(wanted_perms, self.params["tags"])
 
         current_tag_list = self.tags_of(source["Arn"])
         current_permissions = self.permissions_of() if wanted_perms is not None else None
         before = view(source, tags_dict(current_tag_list), current_permissions)
-        if self.settings_differ(source) or source.get("Status") in FAILED:
-            self.changed = True
+        updated = self.settings_differ(source) or source.get("Status") in FAILED
+        if updated:
             source = self.update(source)
-        permissions = self.sync_permissions(self.update_permissions, current_permissions, wanted_perms, read_back=self.permissions_of)
-        try:
-            tags = self.sync_tags(source["Arn"], current_tag_list, read_back=lambda: tags_dict(self.tags_of(source["Arn"])))
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise QuickSightError(message=f"Tagging the data source {self.source_id!r}", exception=error) from error
-        return before, view(source, tags, permissions)
+        granted, permissions = self.sync_permissions(self.update_permissions, current_permissions, wanted_perms, read_back=self.permissions_of)
+        tagged, tags = self.sync_tags(
+            f"Tagging the data source {self.source_id!r}", source["Arn"], current_tag_list, read_back=lambda: tags_dict(self.tags_of(source["Arn"]))
+        )
+        return updated or granted or tagged, before, view(source, tags, permissions)
 
     def update(self, source):
         """The data source after UpdateDataSource with the wanted settings (in check mode, as it would be)."""
@@ -383,7 +364,7 @@ class DataSources(QuickSightResource):
         return self.call(f"Updating the permissions of the data source {self.source_id!r}", "update_data_source_permissions", **changes, **self.ids)
 
     def create(self, wanted_perms, tags):
-        self.changed = True
+        """The new data source (in check mode: as it would be)."""
         request = dict(
             Name=self.params["name"],
             Type=TYPE,
@@ -400,19 +381,15 @@ class DataSources(QuickSightResource):
         return view(source, tags_dict(self.tags_of(source["Arn"])), permissions)
 
     def absent(self):
+        """(changed, before, after): the data source deleted."""
         source = self.describe()
         if source is None:
-            return None, None
+            return False, None, None
         # for the diff; permissions are read only when the task names them (state=absent never does)
         before = view(source, tags_dict(self.tags_of(source["Arn"])), None)
-        self.changed = True
         if not self.check:
-            try:
-                self.client.delete_data_source(aws_retry=True, **self.ids)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-                if not is_missing(error):
-                    raise QuickSightError(message=f"Deleting the data source {self.source_id!r}", exception=error) from error
-        return before, None
+            self.call(f"Deleting the data source {self.source_id!r}", "delete_data_source", missing=True, **self.ids)
+        return True, before, None
 
 
 def main():
@@ -430,21 +407,13 @@ def main():
         supports_check_mode=True,
     )
     validate(module)
-    what = f"Managing the QuickSight data source {module.params['data_source_id']!r}"
+    account_id, partition = account_info(module)
+    sources = DataSources(module, quicksight_client(module), account_id, partition)
     try:
-        account_id, partition = account_info(module)
-        sources = DataSources(module, quicksight_client(module), account_id, partition)
-        if module.params["state"] == "present":
-            before, after = sources.present()
-        else:
-            before, after = sources.absent()
-    except AnsibleAWSError as error:
-        if error.exception is None:
-            module.fail_json(msg=error.message)
-        fail_aws(module, error, error.message or what)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        fail_aws(module, error, what)
-    result = {"changed": sources.changed, "data_source": after or {}}
+        changed, before, after = sources.present() if module.params["state"] == "present" else sources.absent()
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
+    result = {"changed": changed, "data_source": after or {}}
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}
     module.exit_json(**result)

@@ -118,18 +118,11 @@ data_sources:
       returned: with O(data_source_id)
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
     QuickSightError,
+    QuickSightErrorHandler,
     account_info,
-    fail_aws,
-    is_missing,
     permissions_dict,
     quicksight_client,
     quicksight_retry,
@@ -147,17 +140,18 @@ class Reader:
     def one(self, source_id):
         """[the data source with permissions and tags], or [] when there is none."""
         ids = {"AwsAccountId": self.account_id, "DataSourceId": source_id}
-        try:
+
+        @QuickSightErrorHandler.list_error_handler(f"Describing the data source {source_id!r}", default_value=[])  # missing: also deleted between the calls
+        def read():
             source = self.client.describe_data_source(aws_retry=True, **ids)["DataSource"]
             tags = self.client.list_tags_for_resource(ResourceArn=source["Arn"], aws_retry=True).get("Tags")
             permissions = self.client.describe_data_source_permissions(aws_retry=True, **ids).get("Permissions")
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            if is_missing(error):  # also: deleted between the calls
-                return []
-            raise QuickSightError(message=f"Describing the data source {source_id!r}", exception=error) from error
-        return [data_source_view(source, tags_dict(tags), permissions_dict(permissions))]
+            return [data_source_view(source, tags_dict(tags), permissions_dict(permissions))]
+
+        return read()
 
     def every(self):
+        @QuickSightErrorHandler.common_error_handler("Listing the data sources")
         @quicksight_retry()
         def pages():
             found = []
@@ -165,10 +159,7 @@ class Reader:
                 found.extend(page.get("DataSources", []))
             return found
 
-        try:
-            sources = pages()
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise QuickSightError(message="Listing the data sources", exception=error) from error
+        sources = pages()
         return [data_source_view(source) for source in sorted(sources, key=lambda source: source.get("DataSourceId", ""))]
 
 
@@ -182,14 +173,12 @@ def main():
         problem = resource_id_error("data_source_id", source_id)
         if problem:
             module.fail_json(msg=problem)
+    account_id, _partition = account_info(module)
+    reader = Reader(quicksight_client(module), account_id)
     try:
-        account_id, _partition = account_info(module)
-        reader = Reader(quicksight_client(module), account_id)
         sources = reader.one(source_id) if source_id is not None else reader.every()
-    except AnsibleAWSError as error:
-        if error.exception is None:
-            module.fail_json(msg=error.message)
-        fail_aws(module, error, error.message)
+    except QuickSightError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(changed=False, data_sources=sources)
 
 

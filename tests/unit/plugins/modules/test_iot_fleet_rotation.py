@@ -156,9 +156,17 @@ def test_rotation_rotates_good_devices_and_reports_the_rest(fleet: dict[str, Any
         assert [(c["certificate_id"], c["status"]) for c in certs] == [(before[name], "ACTIVE")]
     assert len(fleet["iot"].list_certificates()["certificates"]) == len(names)
     assert result["metrics"]["requests"] > 0 and result["summary"]["rotated"] == 2
+    # the verdict (max_failed 0 by default): three failed of the six worked on, over the threshold; the run does not fail on it
+    assert result["verdict"] == {
+        "failed": 3, "worked_on": 6, "failed_percent": 50.0, "max_failed": 0, "max_failed_percent": None, "over_threshold": True,
+        "threshold": "more than 0 failed device(s)", "failed_devices": ["rot-garbage", "rot-weak", "rot-wrongcn"],
+    }
 
     # Run again: the rotated devices are not due, the others are reported as before, and nothing is written.
-    again = run(iot_certificate_rotation, capsys, rotation_args(fleet, wait_timeout=0))
+    again = run(iot_certificate_rotation, capsys, rotation_args(fleet, wait_timeout=0, max_failed=2, max_failed_percent=60))
+    assert again["verdict"]["worked_on"] == 4 and again["verdict"]["failed_percent"] == 75.0 and again["verdict"]["over_threshold"] is True
+    within = run(iot_certificate_rotation, capsys, rotation_args(fleet, wait_timeout=0, max_failed=3))
+    assert within["verdict"]["over_threshold"] is False and within["verdict"]["failed_devices"] == ["rot-garbage", "rot-weak", "rot-wrongcn"]
     again_status = {d["thing_name"]: d["status"] for d in again["devices"]}
     assert again_status == {"rot-good1": "not_due", "rot-good2": "not_due", "rot-silent": "pending",
                             "rot-wrongcn": "failed", "rot-weak": "failed", "rot-garbage": "failed"}
@@ -216,6 +224,8 @@ def test_a_run_stopped_after_issuing_resumes_without_a_second_certificate(fleet:
 def test_bad_options_fail_naming_the_field(fleet: dict[str, Any], capsys) -> None:
     result = run(iot_certificate_rotation, capsys, rotation_args(fleet, batch=0, rate_limit=0))
     assert result["failed"] is True and "batch: must be >= 1" in result["msg"] and "rate_limit" in result["msg"]
+    result = run(iot_certificate_rotation, capsys, rotation_args(fleet, max_failed=-1, max_failed_percent=101))
+    assert result["failed"] is True and "max_failed: must be >= 0" in result["msg"] and "max_failed_percent: must be between 0 and 100" in result["msg"]
     result = run(iot_fleet, capsys, {**enroll_args(fleet, ["rot-x"]), "devices": [{"name": "bad name", "csr": "x"}]})
     assert result["failed"] is True and "devices[0].name" in result["msg"]
 
