@@ -37,9 +37,9 @@ def requirement_names(lines: list[str]) -> set[str]:
     """Distribution names of pip requirement lines (comments and annotations dropped), lower case."""
     names = set()
     for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.add(re.split(r"[\[<>=!~ ;]", line, maxsplit=1)[0].lower())
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            names.add(re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower())
     return names
 
 
@@ -53,7 +53,8 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shutil.copy(EE_DIR / "execution-environment.yml", ee_dir)
     run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(ee_dir), str(ROOT)], cwd=work)
     context = work / "context"
-    run([str(BIN / "ansible-builder"), "create", "-f", str(ee_dir / "execution-environment.yml"), "-c", str(context), "--output-filename", "Containerfile"], cwd=work)
+    definition = str(ee_dir / "execution-environment.yml")
+    run([str(BIN / "ansible-builder"), "create", "-f", definition, "-c", str(context), "--output-filename", "Containerfile"], cwd=work)
     return {"work": work, "ee_dir": ee_dir, "context": context}
 
 
