@@ -85,3 +85,24 @@ def test_a_botocore_error_without_response_is_described_too(capsys) -> None:
         IoTErrorHandler.common_error_handler("list the things")(raising(error))()
     result = fail_with(capsys, raised.value)
     assert result["msg"].startswith("Failed to list the things: Could not connect")
+
+
+def test_quicksight_missing_resource_is_none_but_an_account_without_quicksight_fails(capsys) -> None:
+    from ansible_collections.smartcity.iot_analytics.plugins.module_utils.quicksight import (
+        ACCESS_HINT,
+        SUBSCRIBE_HINT,
+        QuickSightError,
+        QuickSightErrorHandler,
+    )
+
+    gone = client_error("ResourceNotFoundException", "Data set foo not found", "DescribeDataSet")
+    assert QuickSightErrorHandler.run("reading the data set", raising(gone), missing=True) is None
+    unsubscribed = client_error("ResourceNotFoundException", "Your account is not signed up for QuickSight", "DescribeDataSet")
+    with pytest.raises(QuickSightError) as raised:
+        QuickSightErrorHandler.run("reading the data set", raising(unsubscribed), missing=True)
+    assert raised.value.message.startswith("reading the data set failed: this account is not subscribed") and SUBSCRIBE_HINT in raised.value.message
+    with pytest.raises(QuickSightError) as denied:
+        QuickSightErrorHandler.common_error_handler("creating the data set")(raising(client_error("AccessDeniedException", "nope")))()
+    result = fail_with(capsys, denied.value)
+    assert result["msg"].startswith("creating the data set failed: access denied (nope)") and ACCESS_HINT in result["msg"]
+    assert result["error"]["code"] == "AccessDeniedException"
