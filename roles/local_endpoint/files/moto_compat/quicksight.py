@@ -414,8 +414,6 @@ def _version(dashboard: QuicksightDashboard, number: int | None = None) -> dict[
     return history["versions"][number]
 
 
-
-
 def _creating_dashboard(create: Callable[[QuickSightResponse], Any]) -> Callable[[QuickSightResponse], Any]:
     """CreateDashboard that refuses an id in use and keeps the first version, around ``create`` (moto's, as fix 19 wraps
     it, keeping the Permissions)."""
