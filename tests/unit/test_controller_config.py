@@ -145,7 +145,7 @@ def awx_survey_element_validation(survey_element: dict[str, Any], data: dict[str
     elif survey_element["type"] == "integer":
         if variable in data:
             value = data[variable]
-            if type(value) is not int:
+            if type(value) is not int:  # pylint: disable=unidiomatic-typecheck  # AWX: a bool is no integer answer
                 return [f"Value {value} for '{variable}' expected to be an integer."]
             if survey_element.get("min") not in ["", None] and value < int(survey_element["min"]):
                 errors.append(f"'{variable}' value {value} is too small")
@@ -162,7 +162,7 @@ def awx_survey_element_validation(survey_element: dict[str, Any], data: dict[str
                 errors.append(f"'{variable}' value {value} is too large")
     elif survey_element["type"] == "multiselect":
         if variable in data:
-            if type(data[variable]) is not list:
+            if type(data[variable]) is not list:  # pylint: disable=unidiomatic-typecheck  # as AWX
                 errors.append(f"'{variable}' value is expected to be a list.")
             else:
                 choice_list = copy(survey_element["choices"])
