@@ -357,39 +357,6 @@ def test_invalid_parameter_fails_first_region_and_leaves_the_second_untouched(de
     assert [b["Name"] for b in buckets] == ["smartcity-iot-artifacts-123456789012-us-east-1"]
 
 
-def test_a_new_environment_name_deploys_and_tears_down_without_template_change(installed_collection: str, tmp_path: Path) -> None:
-    """A copy of local.yml as riverton.yml (one region, for speed) deploys end to end on its own endpoint, its stack and
-    resources carry the new name, and teardown (no confirmation: it runs on the local endpoint) removes them."""
-    env_dir = tmp_path / "environments"
-    env_dir.mkdir()
-    settings = (ROOT / "playbooks" / "vars" / "environments" / "local.yml").read_text()
-    assert "  - us-east-1\n  - eu-west-1\n" in settings
-    (env_dir / "riverton.yml").write_text(settings.replace("  - us-east-1\n  - eu-west-1\n", "  - us-east-1\n"))
-    (tmp_path / "home").mkdir()
-    dep = Deployment(reserve_port(), tmp_path / "home", installed_collection, env_dir=env_dir)
-    try:
-        proc = dep.run("deploy", "-e", "env=riverton")
-        assert proc.returncode == 0, explain(proc)
-        [stack] = stacks(dep, "us-east-1")
-        assert (stack["StackName"], stack["StackStatus"]) == ("smartcity-iot-riverton", "CREATE_COMPLETE")
-        assert {"EnvironmentName": "riverton", "DeleteDataWithStack": "true"}.items() <= {
-            p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}.items()
-        resources = dep.client("cloudformation", "us-east-1").list_stack_resources(StackName="smartcity-iot-riverton")["StackResourceSummaries"]
-        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-        assert physical["StateTable"] == "smartcity-iot-riverton-state"
-        assert physical["TelemetryStream"] == "smartcity-iot-riverton-telemetry"
-        assert physical["StreamProcessor"] == "smartcity-iot-riverton-processor"
-        assert stacks(dep, "eu-west-1") == []
-        assert_short_summary(dep, proc.stdout, "riverton", ("us-east-1",))
-
-        down = dep.run("teardown", "-e", "env=riverton", "-e", "keep_endpoint=true")  # no -e confirm: a local endpoint
-        assert down.returncode == 0, explain(down)
-        assert stacks(dep, "us-east-1") == []
-        assert dep.client("dynamodb", "us-east-1").list_tables()["TableNames"] == []  # the data went with the stack
-    finally:
-        dep.stop_everything()
-
-
 def test_unknown_env_fails_listing_the_known_ones(installed_collection: str, tmp_path: Path) -> None:
     dep = Deployment(reserve_port(), tmp_path, installed_collection)
     proc = dep.run("deploy", "-e", "env=nope")

@@ -145,7 +145,8 @@ def test_a_stack_updated_since_the_review_is_refused_and_nothing_executes(capsys
     reviewed = ok(capsys, review_args(env, template("q2")))
     env["cfn"].update_stack(StackName=STACK, TemplateBody=template("q3"), Tags=[{"Key": "environment", "Value": "test"}])
     message = refused(capsys, execute_args(env, reviewed))
-    assert f"stack {STACK} changed since change set {reviewed['change_set']['change_set_id']} was reviewed (status CREATE_COMPLETE -> UPDATE_COMPLETE, template_sha256)" in message
+    change_set_id = reviewed["change_set"]["change_set_id"]
+    assert f"stack {STACK} changed since change set {change_set_id} was reviewed (status CREATE_COMPLETE -> UPDATE_COMPLETE, template_sha256)" in message
     assert refused(capsys, execute_args(env, reviewed), check=True) == message  # check mode refuses the same way
     assert env["cfn"].get_template(StackName=STACK)["TemplateBody"] == template("q3")  # nothing executed
     assert env["cfn"].describe_change_set(ChangeSetName=reviewed["change_set"]["change_set_id"])["ExecutionStatus"] == "AVAILABLE"
@@ -208,7 +209,8 @@ def stubbed(monkeypatch):
 def change_set(**extra: Any) -> dict[str, Any]:
     return {"ChangeSetId": ARN, "ChangeSetName": "review-1", "StackId": STACK_ID, "StackName": STACK, "CreationTime": CREATED,
             "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE",
-            "Changes": [{"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue", "Replacement": "False"}}],
+            "Changes": [{"Type": "Resource", "ResourceChange": {
+                "Action": "Modify", "LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue", "Replacement": "False"}}],
             **extra}
 
 
