@@ -38,8 +38,6 @@ ENV = "riverton"
 REGION = "us-east-1"
 STACK = f"smartcity-iot-{ENV}"
 TEMPLATES = ROOT / "playbooks" / "vars" / "controller" / "controller_templates.yml"
-# Until launcher fix "ExecuteChangeSet updates the stack" is in roles/local_endpoint, the endpoint runs through it.
-SHIM = Path(__file__).with_name("moto_execute_change_set.py")
 
 
 def job_templates() -> dict[str, dict[str, Any]]:
@@ -117,9 +115,9 @@ class Awx:
         (private / "env").mkdir()
         answers = {k: v.replace("{project}", str(private / "project")) if isinstance(v, str) else v for k, v in (answers or {}).items()}
         extravars = {**launch_vars(template, {"env": ENV, **answers}), **(artifacts or {}),
-                     # this test's own ports and endpoint launcher
+                     # this test's own ports
                      "local_endpoint_port": self.dep.port, "local_mqtt_port_base": self.dep.mqtt_port_base,
-                     "local_view_port_base": self.dep.view_port_base, "local_endpoint_python": str(SHIM), **(extra or {})}
+                     "local_view_port_base": self.dep.view_port_base, **(extra or {})}
         (private / "env" / "extravars").write_text(json.dumps(extravars))
         (private / "env" / "envvars").write_text(json.dumps({
             # the "Amazon Web Services" credential (the local endpoint takes any key)

@@ -1,7 +1,10 @@
-"""Fixes 1-4 (moto_compat.cloudformation): AWS's change sets, no-op updates and parameter validation."""
+"""Fixes 1-4 and 26 (moto_compat.cloudformation): AWS's change sets, no-op updates, parameter validation and executed
+change sets."""
 
 from __future__ import annotations
 
+import boto3
+import moto_compat
 import pytest
 from botocore.exceptions import ClientError
 from moto.cloudformation.exceptions import ValidationError
@@ -92,3 +95,55 @@ def test_invalid_parameters_are_refused_over_http(cfn) -> None:
     with pytest.raises(ClientError, match="Parameter 'Env' must be one of AllowedValues"):
         cfn.create_stack(StackName="s3", TemplateBody=TEMPLATE, Parameters=params(Env="nope"))
     assert "s3" not in [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]]
+
+
+OUTPUT_TEMPLATE = TEMPLATE + """
+Description: queue of ${Env}
+Outputs:
+  QueueUrl: {Value: !Ref Q}
+"""
+
+
+def approved_deployments(cfn, stack: str) -> tuple[dict, dict, list[str]]:
+    """A first deployment that waited for approval (a CREATE change set executed), then two UPDATE change sets
+    reviewed and one of them executed: the stack after each execution and the change sets left."""
+    first = cfn.create_change_set(StackName=stack, ChangeSetName="one", ChangeSetType="CREATE", TemplateBody=OUTPUT_TEMPLATE,
+                                  Parameters=params(Name="one"), Tags=[{"Key": "env", "Value": "local"}])
+    cfn.execute_change_set(ChangeSetName=first["Id"])
+    [created] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    changed = OUTPUT_TEMPLATE.replace("QueueUrl: {Value: !Ref Q}", "QueueArn: {Value: !GetAtt Q.Arn}")
+    second = cfn.create_change_set(StackName=stack, ChangeSetName="two", TemplateBody=changed, Parameters=params(Name="one"),
+                                   Tags=[{"Key": "env", "Value": "two"}])
+    cfn.create_change_set(StackName=stack, ChangeSetName="three", TemplateBody=OUTPUT_TEMPLATE, Parameters=params(Name="three"))
+    cfn.execute_change_set(ChangeSetName=second["Id"])
+    [updated] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    summaries = cfn.list_change_sets(StackName=stack)["Summaries"]
+    return created, updated, sorted(s["ChangeSetName"] for s in summaries if s["StackName"] == stack)
+
+
+def test_an_executed_change_set_gives_the_stack_its_outputs_and_tags_and_deletes_the_others(cfn) -> None:
+    created, updated, change_sets = approved_deployments(cfn, "s4")
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    assert [(o["OutputKey"], o["OutputValue"].rsplit("/", 1)[-1]) for o in created["Outputs"]] == [("QueueUrl", "q-local-one")]
+    assert created["Description"] == "queue of ${Env}"
+    assert created["Tags"] == [{"Key": "env", "Value": "local"}]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in created["Parameters"]}["Name"] == "one"
+    # an UPDATE change set executed later takes over the template's outputs and the change set's tags too
+    assert updated["StackStatus"] == "UPDATE_COMPLETE" and [o["OutputKey"] for o in updated["Outputs"]] == ["QueueArn"]
+    assert updated["Tags"] == [{"Key": "env", "Value": "two"}]
+    assert change_sets == ["two"], "the stack's other change sets are deleted, as AWS does"
+
+
+@pytest.mark.usefixtures("moto_compat_applied")
+def test_moto_alone_leaves_the_stack_without_outputs_and_the_others_available(monkeypatch) -> None:
+    from moto import mock_aws  # pylint: disable=import-outside-toplevel
+    from moto.cloudformation.models import CloudFormationBackend  # pylint: disable=import-outside-toplevel
+
+    [change] = moto_compat.FIXES[26].changes
+    monkeypatch.setattr(CloudFormationBackend, "execute_change_set", change.original)  # what moto alone does
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        created, updated, change_sets = approved_deployments(cfn, "s5")
+    assert created["StackStatus"] == "CREATE_COMPLETE" and "Outputs" not in created
+    assert "Outputs" not in updated and updated["Tags"] == [{"Key": "env", "Value": "local"}]
+    assert change_sets == ["one", "three", "two"]

@@ -3,12 +3,12 @@
 """AWS's behaviour for moto in server mode, where the collection needs it: the local endpoint's numbered fixes.
 
 moto 5.2.5 differs from AWS where an idempotent, check-mode-capable deployment needs AWS's answer (CloudFormation
-change sets and parameters, resources CloudFormation makes, EventBridge targets), lacks calls the collection makes
+change sets and parameters, executed change sets, resources CloudFormation makes, EventBridge targets), lacks calls the collection makes
 (IoT, Glue and Athena through CloudFormation, QuickSight), and is too slow at the data plane's rates. Each fix is a
 function ``@fix(N)`` in the module of the service it changes; its docstring says what moto does, what AWS does and
 what the fix does (docs/local-endpoint.md lists them):
 
-- ``cloudformation``: 1-4 (change sets, no-op updates, parameter validation)
+- ``cloudformation``: 1-4 (change sets, no-op updates, parameter validation), 26 (executed change sets)
 - ``awslambda``: 5 (a function's Architectures)
 - ``dynamodb``: 6 (TTL and recovery of a table), 10, 11, 13, 22 (the cost of UpdateItem and Query)
 - ``events``: 7 (an archive's EventPattern object), 9 (PutEvents to SNS, Lambda and Kinesis targets)

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, Smart City Platform Team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CloudFormation: change sets, no-op updates and parameter validation (fixes 1-4); helpers for the resource fixes."""
+"""CloudFormation: change sets, no-op updates and parameter validation (fixes 1-4), executed change sets (fix 26);
+helpers for the resource fixes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Callable
 
 import yaml
 from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.models import CloudFormationBackend
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import yaml_tag_constructor
 
@@ -225,6 +227,40 @@ def parameters_are_validated() -> None:
     """
     for action in ("create_change_set", "create_stack", "update_stack"):
         patch(CloudFormationResponse, action, _validating(getattr(CloudFormationResponse, action)))
+
+
+@fix(26)
+def executed_change_sets_update_the_stack() -> None:
+    """ExecuteChangeSet gives the stack the change set's template, outputs and tags, and deletes its other change sets.
+
+    moto: applies the change set's resources but leaves the stack's parsed template, description, outputs and tags as
+    they were: the stack of an executed CREATE change set (a first deployment that waited for approval) has no
+    outputs at all; and the stack's other change sets stay AVAILABLE.
+    AWS: the stack gets the change set's template, parameters, tags and outputs, and "When you execute a change set,
+    CloudFormation deletes all other change sets associated with the stack because they aren't valid for the updated
+    stack" (ExecuteChangeSet API reference).
+    Fix: after moto's ExecuteChangeSet the stack re-reads its template (description and outputs with it), takes the
+    change set's parameters and tags, and the stack's other change sets are deleted.
+    """
+    execute_change_set = CloudFormationBackend.execute_change_set
+
+    def executed(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> Any:
+        change_set = self.describe_change_set(change_set_name)
+        result = execute_change_set(self, change_set_name, stack_name)
+        stack = self.stacks[change_set.stack_id]
+        stack._parse_template()  # pylint: disable=protected-access
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()  # pylint: disable=protected-access
+        if change_set.parameters:
+            stack.parameters = change_set.parameters
+        if change_set.tags:
+            stack.tags = change_set.tags
+        for other in [key for key, item in self.change_sets.items() if item.stack_id == stack.stack_id and item is not change_set]:
+            del self.change_sets[other]
+        return result
+
+    executed.__name__ = "execute_change_set"
+    patch(CloudFormationBackend, "execute_change_set", executed)
 
 
 def with_json_property(model: type, prop: str) -> None:
