@@ -52,12 +52,13 @@ from ansible.plugins.lookup import LookupBase
 NAME = "smartcity-iot-analytics"
 
 
-def state_dir(*parts: str, environ=os.environ) -> str:
+def state_dir(*parts: str, environ=None) -> str:
+    environ = os.environ if environ is None else environ
     base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, NAME, *parts)
 
 
-def local_pki_dir(endpoint_url: str, environ=os.environ) -> str:
+def local_pki_dir(endpoint_url: str, environ=None) -> str:
     if not endpoint_url:
         return ""
     try:
