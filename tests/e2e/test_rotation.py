@@ -320,9 +320,14 @@ def test_an_interrupted_rotation_completes_on_the_next_run_without_duplicates(ro
     try:
         rotation.wait_publishing()
         dep = rotation.dep
-        first = subprocess.Popen(dep.argv("rotate_certificates", *rotation.rotate_args(*due_again, wait_timeout=wait)), cwd=dep.home,
-                                 env=dep.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        # The first run is killed once 5 devices are past the CSR step, so its own wait for the devices must not end it
+        # first: on a loaded machine a wait derived from the measured rate ran out before 5 devices got there.
+        first_log = dep.home / "interrupted-run.log"
+        with first_log.open("w") as log:
+            first = subprocess.Popen(dep.argv("rotate_certificates", *rotation.rotate_args(*due_again, wait_timeout=max(wait, 900))),
+                                     cwd=dep.home, env=dep.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: progress()[0] >= 5 or first.poll() is not None, 120, "5 devices past the CSR step", interval=0.2)
+        assert first.poll() is None, f"the run to interrupt ended by itself (rc {first.returncode}):\n{first_log.read_text()[-3000:]}"
         victims = descendants(first.pid)
         kill_tree(first.pid)  # the controller dies midway, with its module: no cleanup, no report
         first.wait(timeout=scaled(10))
