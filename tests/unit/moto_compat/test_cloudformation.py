@@ -100,7 +100,7 @@ def test_invalid_parameters_are_refused_over_http(cfn) -> None:
 OUTPUT_TEMPLATE = TEMPLATE + """
 Description: queue of ${Env}
 Outputs:
-  QueueUrl: {Value: !Ref Q}
+  QueueUrl: {Value: !Ref Q, Export: {Name: !Sub "${AWS::StackName}-QueueUrl"}}
 """
 
 
@@ -111,12 +111,14 @@ def approved_deployments(cfn, stack: str) -> tuple[dict, dict, list[str]]:
                                   Parameters=params(Name="one"), Tags=[{"Key": "env", "Value": "local"}])
     cfn.execute_change_set(ChangeSetName=first["Id"])
     [created] = cfn.describe_stacks(StackName=stack)["Stacks"]
-    changed = OUTPUT_TEMPLATE.replace("QueueUrl: {Value: !Ref Q}", "QueueArn: {Value: !GetAtt Q.Arn}")
+    created["exports"] = [e["Name"] for e in cfn.list_exports()["Exports"] if e["Name"].startswith(f"{stack}-")]
+    changed = OUTPUT_TEMPLATE.replace("QueueUrl: {Value: !Ref Q,", "QueueArn: {Value: !GetAtt Q.Arn,").replace("-QueueUrl", "-QueueArn")
     second = cfn.create_change_set(StackName=stack, ChangeSetName="two", TemplateBody=changed, Parameters=params(Name="one"),
                                    Tags=[{"Key": "env", "Value": "two"}])
     cfn.create_change_set(StackName=stack, ChangeSetName="three", TemplateBody=OUTPUT_TEMPLATE, Parameters=params(Name="three"))
     cfn.execute_change_set(ChangeSetName=second["Id"])
     [updated] = cfn.describe_stacks(StackName=stack)["Stacks"]
+    updated["exports"] = [e["Name"] for e in cfn.list_exports()["Exports"] if e["Name"].startswith(f"{stack}-")]
     summaries = cfn.list_change_sets(StackName=stack)["Summaries"]
     return created, updated, sorted(s["ChangeSetName"] for s in summaries if s["StackName"] == stack)
 
@@ -132,6 +134,9 @@ def test_an_executed_change_set_gives_the_stack_its_outputs_and_tags_and_deletes
     assert updated["StackStatus"] == "UPDATE_COMPLETE" and [o["OutputKey"] for o in updated["Outputs"]] == ["QueueArn"]
     assert updated["Tags"] == [{"Key": "env", "Value": "two"}]
     assert change_sets == ["two"], "the stack's other change sets are deleted, as AWS does"
+    assert (created["exports"], updated["exports"]) == (["s4-QueueUrl"], ["s4-QueueArn"])
+    cfn.delete_stack(StackName="s4")  # its exports go with it
+    assert [e["Name"] for e in cfn.list_exports()["Exports"] if e["Name"].startswith("s4-")] == []
 
 
 @pytest.mark.usefixtures("moto_compat_applied")
@@ -146,4 +151,5 @@ def test_moto_alone_leaves_the_stack_without_outputs_and_the_others_available(mo
         created, updated, change_sets = approved_deployments(cfn, "s5")
     assert created["StackStatus"] == "CREATE_COMPLETE" and "Outputs" not in created
     assert "Outputs" not in updated and updated["Tags"] == [{"Key": "env", "Value": "local"}]
+    assert created["exports"] == updated["exports"] == []
     assert change_sets == ["one", "three", "two"]

@@ -239,8 +239,8 @@ def executed_change_sets_update_the_stack() -> None:
     AWS: the stack gets the change set's template, parameters, tags and outputs, and "When you execute a change set,
     CloudFormation deletes all other change sets associated with the stack because they aren't valid for the updated
     stack" (ExecuteChangeSet API reference).
-    Fix: after moto's ExecuteChangeSet the stack re-reads its template (description and outputs with it), takes the
-    change set's parameters and tags, and the stack's other change sets are deleted.
+    Fix: after moto's ExecuteChangeSet the stack re-reads its template (description, outputs and the region's exports
+    with it), takes the change set's parameters and tags, and the stack's other change sets are deleted.
     """
     execute_change_set = CloudFormationBackend.execute_change_set
 
@@ -248,9 +248,13 @@ def executed_change_sets_update_the_stack() -> None:
         change_set = self.describe_change_set(change_set_name)
         result = execute_change_set(self, change_set_name, stack_name)
         stack = self.stacks[change_set.stack_id]
+        for export in stack.exports:  # the region's export names follow the stack's outputs (deleting it pops them)
+            self.exports.pop(export.name, None)
         stack._parse_template()  # pylint: disable=protected-access
         stack.description = stack.template_dict.get("Description")
         stack.output_map = stack._create_output_map()  # pylint: disable=protected-access
+        for export in stack.exports:
+            self.exports[export.name] = export
         if change_set.parameters:
             stack.parameters = change_set.parameters
         if change_set.tags:
