@@ -173,6 +173,7 @@ def port() -> int:
 SPREAD = ("tests/molecule/test_scenarios.py",)
 SLOWEST_FIRST = (
     "tests/e2e/test_rotation.py",
+    "tests/e2e/test_awx_jobs.py",
     "tests/e2e/test_deploy.py",
     "tests/e2e/test_live_page.py",
     "tests/molecule/test_scenarios.py",

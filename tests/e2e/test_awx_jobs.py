@@ -9,9 +9,12 @@ ANSIBLE_COLLECTIONS_PATH, so the project's ``./.collections`` (absent in a clean
 
 The surveys and extra variables come from playbooks/vars/controller/controller_templates.yml. The environment is
 riverton: a one-region copy of local.yml added to the project copy's playbooks/vars/environments/, as a platform team
-adds its own environment to its AWX project, with no change to the template. The tests share one endpoint and run in
-order: review of the absent stack -> apply of the set_stats artifact (the first deployment); a review made stale by a
-deploy and refused; an artifact of another env refused; smoke test; enroll devices; rotate certificates; teardown.
+adds its own environment to its AWX project, with no change to the template (its QuickSight dry run is off:
+test_deploy runs it). The tests share one endpoint and run in order: review of the absent stack -> apply of the
+set_stats artifact (the first deployment, the only full deploy.yml run); a second review made stale by a colleague's
+UpdateStack and refused; the apply template launched alone, and with another env's artifact, refused; smoke test;
+enroll two devices; rotate certificates; teardown. About ten jobs: keep it that way (the file is near the front of
+conftest's SLOWEST_FIRST).
 """
 
 from __future__ import annotations
@@ -94,8 +97,9 @@ class Awx:
                 (self.project / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, self.project / name)
         settings = (self.project / "playbooks" / "vars" / "environments" / "local.yml").read_text()
-        assert "  - us-east-1\n  - eu-west-1\n" in settings
-        self.settings_file.write_text(settings.replace("  - us-east-1\n  - eu-west-1\n", "  - us-east-1\n"))
+        assert "  - us-east-1\n  - eu-west-1\n" in settings and "\niot_env_quicksight_dry_run: true\n" in settings
+        settings = settings.replace("  - us-east-1\n  - eu-west-1\n", "  - us-east-1\n")
+        self.settings_file.write_text(settings.replace("\niot_env_quicksight_dry_run: true\n", "\niot_env_quicksight_dry_run: false\n"))
 
     @property
     def settings_file(self) -> Path:
@@ -113,8 +117,7 @@ class Awx:
         # The template's inventory has no hosts: the playbooks run on the implicit localhost and add the regions.
         (private / "inventory" / "hosts.yml").write_text("all:\n  hosts: {}\n")
         (private / "env").mkdir()
-        answers = {k: v.replace("{project}", str(private / "project")) if isinstance(v, str) else v for k, v in (answers or {}).items()}
-        extravars = {**launch_vars(template, {"env": ENV, **answers}), **(artifacts or {}),
+        extravars = {**launch_vars(template, {"env": ENV, **(answers or {})}), **(artifacts or {}),
                      # this test's own ports
                      "local_endpoint_port": self.dep.port, "local_mqtt_port_base": self.dep.mqtt_port_base,
                      "local_view_port_base": self.dep.view_port_base, **(extra or {})}
@@ -232,17 +235,21 @@ def set_state_ttl(awx: Awx, days: int) -> None:
     awx.settings_file.write_text(re.sub(r"(?m)^  StateTtlDays: \d+$", f"  StateTtlDays: {days}", settings))
 
 
-def test_a_review_made_stale_by_a_deploy_is_refused_and_nothing_executes(awx: Awx) -> None:
+def test_a_review_made_stale_by_a_colleagues_update_is_refused_and_nothing_executes(awx: Awx) -> None:
     set_state_ttl(awx, 3)  # a change committed to the project, reviewed
     review = awx.run("review")
     assert review["rc"] == 0, explain(review)
     stale = review["artifacts"]["apply_change_sets"]["regions"][REGION]
     assert stale["change_set_type"] == "UPDATE" and stale["stack_revision"]["parameters"]["StateTtlDays"] == "2"
-    set_state_ttl(awx, 4)  # another change deployed before the approval
-    deploy = awx.run("deploy")
-    assert deploy["rc"] == 0, explain(deploy)
+    assert parameters(awx)["StateTtlDays"] == "2"  # the review changed nothing
+    # before the approval, a colleague updates the stack by hand (the console, the CLI): another StateTtlDays
+    cfn = awx.dep.client("cloudformation", REGION)
+    # (each value given, the NoEcho ones left at their empty default: moto's UsePreviousValue fails on a parameter
+    # that was left at its default)
+    cfn.update_stack(StackName=STACK, UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in {**parameters(awx), "StateTtlDays": "4"}.items() if v != "****"],
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
     assert parameters(awx)["StateTtlDays"] == "4"
-    assert "deployed (reviewed change sets applied)" not in deploy["text"]
 
     refused = awx.run("apply reviewed change sets", artifacts=review["artifacts"])
     assert refused["rc"] != 0
@@ -251,16 +258,24 @@ def test_a_review_made_stale_by_a_deploy_is_refused_and_nothing_executes(awx: Aw
             "(status CREATE_COMPLETE -> UPDATE_COMPLETE, parameters). Nothing was executed; review again.") in message, explain(refused)
     assert f"{ENV}-{REGION}" not in recap(refused["stdout"])  # refused before any region started
     assert parameters(awx)["StateTtlDays"] == "4"
-    cfn = awx.dep.client("cloudformation", REGION)
-    assert cfn.describe_change_set(ChangeSetName=stale["change_set_id"])["ExecutionStatus"] == "AVAILABLE"  # not executed
+    # not executed (AWS would have made it OBSOLETE on the update; moto leaves it AVAILABLE)
+    assert cfn.describe_change_set(ChangeSetName=stale["change_set_id"])["ExecutionStatus"] in ("AVAILABLE", "OBSOLETE")
 
 
-def test_change_sets_of_another_env_are_refused(awx: Awx, reviewed: dict[str, Any]) -> None:
+def test_the_apply_template_alone_or_with_another_envs_change_sets_is_refused(awx: Awx, reviewed: dict[str, Any]) -> None:
+    [before] = stacks(awx.dep, REGION)
+    alone = awx.run("apply reviewed change sets")  # launched on its own: apply_reviewed=true without apply_change_sets
+    assert alone["rc"] != 0
+    assert "apply_reviewed=true needs the change sets of a review run" in alone["text"], explain(alone)
+    assert f"{ENV}-{REGION}" not in recap(alone["stdout"])  # no deploy ran
+
     other = json.loads(json.dumps(reviewed["artifacts"]).replace(f'"env": "{ENV}"', '"env": "local"'))
     job = awx.run("apply reviewed change sets", artifacts=other)
     assert job["rc"] != 0
-    assert f"The reviewed change sets are those of env=local, not of env={ENV}: refused, nothing was executed." in job["text"]
+    assert f"The reviewed change sets are those of env=local, not of env={ENV}: refused, nothing was executed." in job["text"], explain(job)
     assert f"{ENV}-{REGION}" not in recap(job["stdout"])
+    [after] = stacks(awx.dep, REGION)
+    assert (after["StackStatus"], after["Parameters"]) == (before["StackStatus"], before["Parameters"])
 
 
 def test_smoke_test_job(awx: Awx) -> None:
@@ -274,9 +289,8 @@ def test_enroll_and_rotate_jobs(awx: Awx) -> None:
     fleet.mkdir()
     names = [f"awx-z001-s000{n}" for n in (1, 2)]
     (fleet / "devices.yml").write_text(yaml.safe_dump([{"name": n, "zone": "z001", "csr": csr_for(n, ec.generate_private_key(ec.SECP256R1()))} for n in names]))
-    # The survey asks for a path relative to the project's root, but device_fleet reads it with the file lookup, which
-    # does not look there: the job's absolute project path for now (reported to the lead).
-    job = awx.run("enroll devices", {"device_fleet_devices_file": "{project}/fleet/devices.yml"})
+    # as the survey asks: relative to the project's root, where AWX runs the job
+    job = awx.run("enroll devices", {"device_fleet_devices_file": "fleet/devices.yml"})
     assert job["rc"] == 0, explain(job)
     iot = awx.dep.client("iot", REGION)
     assert sorted(t["thingName"] for t in iot.list_things()["things"]) == names
