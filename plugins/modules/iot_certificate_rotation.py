@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: iot_certificate_rotation
 short_description: Rotate the X.509 certificates of a fleet of AWS IoT things, resumably, with the device's own key
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs one pass of certificate rotation over a fleet of AWS IoT things. AWS IoT has no built-in rotation.
   - "Selection. Things of O(thing_type) (or the names in O(things)) whose active certificate expires within
@@ -138,13 +138,11 @@ options:
         (the P(smartcity.iot_analytics.certificate_rotation#role) role writes its report, then fails on it).
     type: int
     default: 0
-    version_added: 0.4.0
   max_failed_percent:
     description:
       - With O(max_failed), the percentage (0 to 100) of the devices worked on (all but C(not_due) and C(deferred))
         that the failed devices must also exceed; unset, O(max_failed) alone decides.
     type: float
-    version_added: 0.4.0
 notes:
   - "Check mode reports which devices would start a rotation (C(would_start)) and which are in progress, and writes
     nothing."
@@ -256,7 +254,6 @@ verdict:
   description: The run's failures weighed against O(max_failed) and O(max_failed_percent).
   returned: always
   type: dict
-  version_added: 0.4.0
   contains:
     failed:
       description: Devices whose status is C(failed).

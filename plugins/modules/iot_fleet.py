@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: iot_fleet
 short_description: Enroll (or remove) many AWS IoT devices in one call, rate limited, with a result per device
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Enrolls a list of devices in one module call. For each device it creates or updates the thing (of
     O(thing_type), with its C(zone) and other attributes), issues a certificate for the device's own CSR (the private

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: iot_policy
 short_description: Create, update (as a new default version) and delete an AWS IoT policy
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Manages one AWS IoT policy and its document.
   - "The document is compared canonically (parsed JSON, key order and white space do not matter) with the policy's

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: iot_thing
 short_description: Create, update and delete an AWS IoT thing, its attributes, thing type and thing groups
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Manages one AWS IoT thing, its thing type, its attributes and its membership of static thing groups.
   - "Attributes are checked against the IoT rules before anything is called: names of 1 to 128 characters of

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: iot_thing_info
 short_description: List AWS IoT things by name, thing type or attribute, with their principals
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Returns AWS IoT things with their attributes, thing type and version, and the principals (certificates) attached
     to each.

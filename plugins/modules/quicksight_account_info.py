@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_account_info
 short_description: Check that QuickSight can serve the telemetry history (subscription, Athena, Glue, S3, role, groups)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Reads, and changes nothing, what the QuickSight data sets and dashboards of this collection need in one region
     and reports every missing piece as a problem that says exactly what to enable and where.

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_dashboard
 short_description: Create, update (as a new, published version) and delete a QuickSight dashboard from its definition
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Manages one Amazon QuickSight dashboard from a dashboard definition kept as code (a QuickSight
     C(DashboardVersionDefinition) in the API's CamelCase, for example a YAML file of the collection read with the

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_dashboard_info
 short_description: Describe one QuickSight dashboard (versions, permissions, tags, definition) or list them all
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - "With O(dashboard_id), describes that dashboard: its published version, all its versions, its permissions, its
     tags and, with O(include_definition=true), the published version's definition. A dashboard that does not exist

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_data_set
 short_description: Create, update and delete a QuickSight data set over a data source (custom SQL or a table), with its refresh
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Manages one Amazon QuickSight data set with one physical table (id C(history)) read through a data source, either
     as custom SQL (O(custom_sql)) or as a table of a database (O(relational_table), for Athena a Glue database and

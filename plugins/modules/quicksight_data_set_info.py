@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_data_set_info
 short_description: Describe one QuickSight data set (with permissions, refresh and tags) or list the account's data sets
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - With O(data_set_id), describes that data set (DescribeDataSet) with its permissions, tags and, for a SPICE data set,
     its refresh schedules and refresh properties. A data set that does not exist gives an empty list.

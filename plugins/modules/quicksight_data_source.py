@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_data_source
 short_description: Create, update and delete an Amazon QuickSight data source for Amazon Athena
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - "Manages one QuickSight data source of type C(ATHENA): its name, the Athena workgroup it queries, the IAM role
     QuickSight assumes for Athena, SSL, the permissions of QuickSight users and groups, and its tags."

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: quicksight_data_source_info
 short_description: Describe one Amazon QuickSight data source, or list all of them
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - With O(data_source_id), returns that data source with its permissions and tags (an empty list when there is no
     such data source); without it, every data source of the account in the region (ListDataSources, all pages), of
