@@ -4,7 +4,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: aws_connection
-author: Smart City Platform Team
+author:
+  - Smart City Platform Team (@smartcity)
 version_added: 0.1.0
 short_description: The AWS connection every role of this collection gives its AWS modules
 description:

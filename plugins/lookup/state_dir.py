@@ -4,7 +4,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: state_dir
-author: Smart City Platform Team
+author:
+  - Smart City Platform Team (@smartcity)
 version_added: 0.1.0
 short_description: Where this collection keeps its state on the controller
 description:

@@ -3,13 +3,15 @@ lives on the controller, one definition). Run through ansible-core's lookup load
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible.errors import AnsibleError
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader, lookup_loader
 from ansible.template import Templar, trust_as_template
 
-from conftest import COLLECTIONS
+from conftest import COLLECTIONS, ROOT
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,3 +61,21 @@ def test_state_dir_local_pki_is_the_endpoints_data_plane_ca_or_nothing(monkeypat
         lookup("state_dir", {}, local_pki="http://127.0.0.1")
     with pytest.raises(AnsibleError, match="either path parts or local_pki"):
         lookup("state_dir", {}, "x", local_pki="http://127.0.0.1:5000")
+
+
+def _yaml_sources() -> list:
+    return sorted([*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("roles/*/defaults/*.yml"), *ROOT.glob("playbooks/*.yml"),
+                   *ROOT.glob("playbooks/tasks/*.yml"), *ROOT.glob("molecule/*/*.yml")])
+
+
+def test_every_aws_connection_comes_from_the_lookup() -> None:
+    """No role or playbook spells the connection out again: each module_defaults entry for the aws group is the lookup."""
+    for path in _yaml_sources():
+        for match in re.finditer(r"group/smartcity\.iot_analytics\.aws:(.*)", path.read_text()):
+            assert match.group(1).strip() == "\"{{ lookup('smartcity.iot_analytics.aws_connection') }}\"", (
+                f"{path.relative_to(ROOT)}: module_defaults for the aws group must be the aws_connection lookup")
+
+
+def test_the_state_directory_is_spelled_out_only_in_the_lookup() -> None:
+    for path in [*_yaml_sources(), *ROOT.glob("playbooks/templates/*.j2"), *ROOT.glob("roles/*/templates/*.j2")]:
+        assert "XDG_STATE_HOME')" not in path.read_text(), f"{path.relative_to(ROOT)}: use lookup('smartcity.iot_analytics.state_dir')"
