@@ -7,7 +7,8 @@ collections come from the execution environment (here the built and installed co
 the project's ansible.cfg ``collections_path`` after its own ``requirements_collections`` and before the EE's paths in
 ANSIBLE_COLLECTIONS_PATH, so the project's ``./.collections`` (absent in a clean checkout) is looked at and found empty.
 
-The surveys and extra variables come from playbooks/vars/controller/controller_templates.yml. The environment is
+The job templates are those the project copy's configure_controller.yml renders (-e iot_controller_render_to), and
+the extra vars follow AWX's launch rule as tests/unit/test_controller_config.py ports it. The environment is
 riverton: a one-region copy of local.yml added to the project copy's playbooks/vars/environments/, as a platform team
 adds its own environment to its AWX project, with no change to the template (its QuickSight dry run is off:
 test_deploy runs it). The tests share one endpoint and run in order: review of the absent stack -> apply of the
@@ -28,53 +29,44 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
+from awx_support import awx_launch_extra_vars, awx_survey_element_validation
 from cryptography.hazmat.primitives.asymmetric import ec
 from rotation_support import csr_for
 from test_deploy import Deployment, installed_collection, recap, stacks  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
-from conftest import ROOT, VENV_BIN, reserve_port, scaled
+from conftest import COLLECTIONS, ROOT, VENV_BIN, reserve_port, scaled
 
 ENV = "riverton"
 REGION = "us-east-1"
 STACK = f"smartcity-iot-{ENV}"
-TEMPLATES = ROOT / "playbooks" / "vars" / "controller" / "controller_templates.yml"
 
 
-def job_templates() -> dict[str, dict[str, Any]]:
-    """The job templates by name (no name prefix), as configure_controller.yml renders them."""
-    configure = yaml.safe_load((ROOT / "playbooks" / "configure_controller.yml").read_text())
-    defaults = {k: v for play in configure for k, v in (play.get("vars") or {}).items() if not isinstance(v, str) or "{{" not in v}
-    values = {**defaults, "iot_controller_name_prefix": "", "iot_controller_env_choices": ["local", ENV]}
-    environment = jinja2.Environment()
-
-    def render(value: Any) -> Any:
-        if isinstance(value, str) and "{{" in value:
-            text = environment.from_string(value).render(values)
-            return values[value.strip("{} ")] if value.strip("{} ") in values and not isinstance(values[value.strip("{} ")], str) else text
-        if isinstance(value, dict):
-            return {k: render(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [render(v) for v in value]
-        return value
-
-    return {t["name"]: t for t in render(yaml.safe_load(TEMPLATES.read_text())["controller_templates"])}
+def job_templates(project: Path, out: Path) -> dict[str, dict[str, Any]]:
+    """The job templates by name, as the project's configure_controller.yml renders them for a controller
+    (-e iot_controller_render_to): the surveys offer the project's environment files, riverton.yml included."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "TOWER_", "ANSIBLE_"))}
+    environment.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
+    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(project / "playbooks" / "configure_controller.yml"),
+                           "-e", f"iot_controller_render_to={out}"], cwd=project, env=environment, capture_output=True,
+                          text=True, timeout=scaled(120), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {t["name"]: t for t in json.loads(out.read_text())["controller_templates"]}
 
 
 def launch_vars(template: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
-    """What AWX passes as extra vars: the template's extra_vars, then each survey question's answer or, unanswered,
-    its default (a question without answer or default is left out)."""
-    result = dict(template.get("extra_vars") or {})
-    for question in template.get("survey_spec", {}).get("spec", []) if template.get("survey_enabled") else []:
+    """What AWX passes as extra vars when the survey is answered with answers: the launch rule of
+    tests/unit/test_controller_config.py (the template's extra_vars, then the survey defaults AWX accepts), each answer
+    checked by AWX's answer rules, and no required question left without a value."""
+    result = awx_launch_extra_vars(template)
+    for question in template["survey_spec"]["spec"] if template.get("survey_enabled") else []:
         name = question["variable"]
         if name in answers:
+            errors = awx_survey_element_validation(question, {name: answers[name]})
+            assert not errors, f"{template['name']}: AWX refuses the answer {name}={answers[name]!r}: {errors}"
             result[name] = answers[name]
-        elif question.get("default") not in (None, ""):
-            result[name] = question["default"]
-        else:
-            assert not question.get("required"), f"{template['name']}: the survey needs an answer for {name}"
+        assert name in result or not question.get("required"), f"{template['name']}: the survey needs an answer for {name}"
     return result
 
 
@@ -88,7 +80,6 @@ class Awx:
         self.home.mkdir()
         self.dep = Deployment(reserve_port(), self.home, collections_path)
         self.collections_path = collections_path
-        self.templates = job_templates()
         self.jobs = 0
         tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split("\0")
         for name in filter(None, tracked):
@@ -100,6 +91,7 @@ class Awx:
         assert "  - us-east-1\n  - eu-west-1\n" in settings and "\niot_env_quicksight_dry_run: true\n" in settings
         settings = settings.replace("  - us-east-1\n  - eu-west-1\n", "  - us-east-1\n")
         self.settings_file.write_text(settings.replace("\niot_env_quicksight_dry_run: true\n", "\niot_env_quicksight_dry_run: false\n"))
+        self.templates = job_templates(self.project, work / "controller.json")
 
     @property
     def settings_file(self) -> Path:
@@ -155,7 +147,6 @@ def parameters(awx: Awx) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def awx(installed_collection, tmp_path_factory):  # noqa: F811  # pylint: disable=redefined-outer-name
-    assert TEMPLATES.is_file(), "helper-12's controller configuration is not there"
     instance = Awx(tmp_path_factory.mktemp("awx"), installed_collection)
     yield instance
     instance.dep.stop_everything()
