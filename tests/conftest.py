@@ -48,6 +48,16 @@ def scaled(seconds: float) -> float:
     return seconds * time_factor()
 
 
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment of an ansible-playbook (or ansible-runner) that a test starts: this process's without its AWS_
+    and ANSIBLE_ variables, the venv first on PATH, .collections as the collections path, no colours; extra on top."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))}
+    env.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+               ANSIBLE_NOCOLOR="1")
+    env.update(extra)
+    return env
+
+
 def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
     """Poll condition() until it returns something truthy (returned) or scaled(timeout) seconds pass (AssertionError
     naming what was awaited)."""

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rotation_support import csr_for
 from test_deploy import Deployment, installed_collection, recap, stacks  # noqa: F401  # pylint: disable=unused-import  # the fixture
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN, reserve_port, scaled
+from conftest import ROOT, VENV_BIN, ansible_env, reserve_port, scaled
 
 ENV = "riverton"
 REGION = "us-east-1"
@@ -46,8 +46,7 @@ STACK = f"smartcity-iot-{ENV}"
 def job_templates(project: Path, out: Path) -> dict[str, dict[str, Any]]:
     """The job templates by name, as the project's configure_controller.yml renders them for a controller
     (-e iot_controller_render_to): the surveys offer the project's environment files, riverton.yml included."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "TOWER_", "ANSIBLE_"))}
-    environment.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
+    environment = {k: v for k, v in ansible_env().items() if not k.startswith(("CONTROLLER_", "TOWER_"))}
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), str(project / "playbooks" / "configure_controller.yml"),
                            "-e", f"iot_controller_render_to={out}"], cwd=project, env=environment, capture_output=True,
                           text=True, timeout=scaled(120), check=False)

@@ -21,7 +21,7 @@ import boto3
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, reserve_port, reserve_ports, scaled, stop_by_pid_file, stop_data_plane
+from conftest import COLLECTIONS, DATA_PLANE_PROCESSES, ROOT, VENV_BIN, ansible_env, reserve_port, reserve_ports, scaled, stop_by_pid_file, stop_data_plane
 
 REGIONS = ("us-east-1", "eu-west-1")
 STACK = "smartcity-iot-local"
@@ -74,14 +74,9 @@ class Deployment:
         )
 
     def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        base_env = {
-            key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))
-        }
-        base_env.update(
-            PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        return ansible_env(
             ANSIBLE_COLLECTIONS_PATH=self.collections_path,
             ANSIBLE_FORCE_COLOR="0",
-            ANSIBLE_NOCOLOR="1",
             # HOME is not the passwd home, as in AWX execution environments and CI containers (async jobs must
             # still be found), and nothing of the run lands in the real home.
             HOME=str(self.home),
@@ -90,7 +85,6 @@ class Deployment:
             AWS_EC2_METADATA_DISABLED="true",
             **(env or {}),
         )
-        return base_env
 
     def argv(self, playbook: str, *args: str) -> list[str]:
         return [str(VENV_BIN / "ansible-playbook"), f"smartcity.iot_analytics.{playbook}",

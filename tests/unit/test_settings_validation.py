@@ -5,7 +5,6 @@ ansible-playbook run (check_many), and one deploy.yml and one teardown.yml run s
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN
+from conftest import ROOT, VENV_BIN, ansible_env
 
 PLAYBOOKS = ROOT / "playbooks"
 ENVIRONMENTS = PLAYBOOKS / "vars" / "environments"
@@ -27,10 +26,8 @@ CAPACITY_FROM_ELSEWHERE = {"prices", "label", "stream_mode", "shard_count", "bat
 
 
 def run_playbook(home: Path, env_dir: Path, env: str, playbook: str = "deploy.yml", *args: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))}
-    environment.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_NOCOLOR="1", HOME=str(home), XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"),
+    environment = ansible_env(
+        HOME=str(home), XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"),
         AWS_CONFIG_FILE=str(home / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-config"),
         AWS_EC2_METADATA_DISABLED="true",
     )
@@ -121,9 +118,7 @@ def check_many(tmp: Path, env_dir: Path, names: list[str]) -> dict[str, str]:
                 "content": "{{ ansible_failed_result.msg if ansible_failed_result.msg is string else ansible_failed_result.msg | join(' ') }}",
                 "dest": f"{out}/{{{{ inventory_hostname }}}}.txt", "mode": "0600"}}]}],
     }], sort_keys=False))
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))}
-    environment.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-                       ANSIBLE_NOCOLOR="1", HOME=str(tmp), ANSIBLE_FORKS="10")
+    environment = ansible_env(HOME=str(tmp), ANSIBLE_FORKS="10")
     proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(book / "inventory.yml"), str(book / "check.yml")],
                           cwd=book, env=environment, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]

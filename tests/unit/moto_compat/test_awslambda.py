@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import boto3
+from compat_support import _client
 
 FUNCTION_TEMPLATE = """
 Parameters:
@@ -27,12 +27,10 @@ Resources:
 
 
 def test_functions_keep_their_architectures_on_create_and_update(cfn) -> None:
-    endpoint = cfn.meta.endpoint_url
-    kwargs = {"region_name": "us-east-1", "endpoint_url": endpoint, "aws_access_key_id": "x", "aws_secret_access_key": "x"}
-    s3 = boto3.client("s3", **kwargs)
+    s3 = _client(cfn, "s3")
     s3.create_bucket(Bucket="compat-code")
     s3.put_object(Bucket="compat-code", Key="fn.zip", Body=b"PK\x05\x06" + b"\x00" * 18)
-    awslambda = boto3.client("lambda", **kwargs)
+    awslambda = _client(cfn, "lambda")
 
     cfn.create_stack(StackName="fn", TemplateBody=FUNCTION_TEMPLATE, Parameters=[{"ParameterKey": "Arch", "ParameterValue": "arm64"}])
     assert awslambda.get_function_configuration(FunctionName="compat-fn")["Architectures"] == ["arm64"]

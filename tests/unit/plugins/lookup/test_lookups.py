@@ -4,7 +4,6 @@ lives on the controller, one definition), rendered by ansible-playbook as a role
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, ROOT, VENV_BIN
+from conftest import ROOT, VENV_BIN, ansible_env
 
 # name -> (template, environment variables); each is rendered by ansible-playbook, as a role's template renders it
 # (in a subprocess: loading plugins in the test process would change ansible-core's process-wide state for later tests)
@@ -52,9 +51,7 @@ def rendered(tmp_path_factory) -> dict[str, str]:
     # lookups run in the controller's process: one run per environment, the cases that share it together
     for env in {json.dumps(env, sort_keys=True) for _t, env in CASES.values()}:
         names = [name for name, (_t, e) in CASES.items() if json.dumps(e, sort_keys=True) == env]
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ANSIBLE_"))}
-        environment.update(json.loads(env), PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                           ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"))
+        environment = ansible_env(**json.loads(env), ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"))
         proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), "--limit", ",".join(names),
                                str(tmp / "play.yml")], cwd=tmp, env=environment, capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
